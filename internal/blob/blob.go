@@ -1,0 +1,318 @@
+// Package blob owns message bodies on disk: a content-addressed store with
+// one immutable file per distinct body (named by the SHA-256 of its bytes),
+// however many mailboxes hold it.
+//
+// A body is spooled to a temporary file while it is received and hashed, then
+// made durable (file fsync, rename into place, directory fsync) before any
+// transaction that references it commits. Reference counts live with the
+// references, in the store's shards; this package only keeps bodies safe
+// from the collector while a transaction may still reference them (Pin) and
+// deletes a body when the collector says so (Remove, under Lock).
+//
+// It knows nothing of mailboxes, databases or protocols.
+package blob
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Hash is the SHA-256 of a body's bytes: its address in the store.
+type Hash [sha256.Size]byte
+
+// String returns the lowercase hex form used in file names.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// ParseHash parses the hex form of a hash.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(h) {
+		return h, fmt.Errorf("blob: bad hash %q", s)
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// ErrTooLarge is returned by Spool when the body is over the limit. Nothing
+// is left on disk.
+var ErrTooLarge = errors.New("blob: body over the size limit")
+
+// Store is a folder of bodies: DIR/ab/cdef... (two hex digits of fan-out),
+// with DIR/tmp for bodies being received.
+type Store struct {
+	dir string
+	tmp string
+	// stripes guard bodies between "the file is there" and "a committed
+	// row references it": a delivery holds the read side (Pin), the
+	// collector the write side (Lock) while it checks and deletes.
+	stripes [256]sync.RWMutex
+}
+
+// memLimit is the size up to which a spooled body is also kept in memory for
+// parsing; larger bodies are mapped from their temporary file instead.
+const memLimit = 1 << 20
+
+// Open opens (creating if needed) the blob store in dir.
+func Open(dir string) (*Store, error) {
+	s := &Store{dir: dir, tmp: filepath.Join(dir, "tmp")}
+	if err := os.MkdirAll(s.tmp, 0o750); err != nil {
+		return nil, err
+	}
+	// Create the 256 fan-out folders once, so that Commit never has to make
+	// a folder (and fsync its parent) on the delivery path.
+	created := false
+	for i := 0; i < 256; i++ {
+		sub := filepath.Join(dir, fmt.Sprintf("%02x", i))
+		if _, err := os.Stat(sub); err == nil {
+			continue
+		}
+		if err := os.Mkdir(sub, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		created = true
+	}
+	if created {
+		if err := syncDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Dir is the folder of the store.
+func (s *Store) Dir() string { return s.dir }
+
+// Path is the file of a body.
+func (s *Store) Path(h Hash) string {
+	x := h.String()
+	return filepath.Join(s.dir, x[:2], x[2:])
+}
+
+// Open opens a body for reading.
+func (s *Store) Open(h Hash) (*os.File, error) { return os.Open(s.Path(h)) }
+
+// Exists reports whether a body is in the store.
+func (s *Store) Exists(h Hash) bool {
+	_, err := os.Stat(s.Path(h))
+	return err == nil
+}
+
+// Pin keeps a body from being collected until the returned function is
+// called. Hold it from before checking that the file exists until the
+// transaction that references the body has committed (or failed).
+func (s *Store) Pin(h Hash) (unpin func()) {
+	m := &s.stripes[h[0]]
+	m.RLock()
+	return m.RUnlock
+}
+
+// Lock gives the collector exclusive use of a body: no delivery can be
+// between "file exists" and "reference committed" while it is held.
+func (s *Store) Lock(h Hash) (unlock func()) {
+	m := &s.stripes[h[0]]
+	m.Lock()
+	return m.Unlock
+}
+
+// Remove deletes a body. Call it only under Lock, after checking that no
+// shard references the body.
+func (s *Store) Remove(h Hash) error {
+	err := os.Remove(s.Path(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Walk calls fn for every body in the store with its size and modification
+// time (used by the orphan sweep and by sizing).
+func (s *Store) Walk(fn func(h Hash, size int64, mtime time.Time) error) error {
+	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			if path == s.tmp {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		dir := filepath.Base(filepath.Dir(path))
+		h, err := ParseHash(dir + d.Name())
+		if err != nil {
+			return nil // not a body; leave it alone
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		return fn(h, info.Size(), info.ModTime())
+	})
+}
+
+// CleanTemp removes temporary files older than age: the leftovers of
+// receptions interrupted by a crash.
+func (s *Store) CleanTemp(age time.Duration) (int, error) {
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		info, err := e.Info()
+		if err == nil && time.Since(info.ModTime()) > age {
+			if os.Remove(filepath.Join(s.tmp, e.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// Spooled is a body received into a temporary file and hashed. Bytes gives
+// its content for parsing; Commit makes it durable in the store.
+type Spooled struct {
+	Hash Hash
+	Size int64
+
+	s    *Store
+	f    *os.File
+	mem  []byte
+	mmap []byte
+}
+
+type memWriter struct {
+	buf   []byte
+	limit int
+	over  bool
+}
+
+func (w *memWriter) Write(p []byte) (int, error) {
+	if !w.over {
+		if len(w.buf)+len(p) > w.limit {
+			w.over, w.buf = true, nil
+		} else {
+			w.buf = append(w.buf, p...)
+		}
+	}
+	return len(p), nil
+}
+
+// Spool reads r to its end into a temporary file, hashing it. It fails with
+// ErrTooLarge, leaving nothing behind, if r holds more than limit bytes
+// (limit <= 0: no limit). Call Close on the result in every case.
+func (s *Store) Spool(r io.Reader, limit int64) (*Spooled, error) {
+	f, err := os.CreateTemp(s.tmp, "in-*")
+	if err != nil {
+		return nil, err
+	}
+	sp := &Spooled{s: s, f: f}
+	h := sha256.New()
+	mem := &memWriter{limit: memLimit, buf: make([]byte, 0, 16<<10)}
+	var src io.Reader = r
+	if limit > 0 {
+		src = io.LimitReader(r, limit+1)
+	}
+	n, err := io.Copy(io.MultiWriter(f, h, mem), src)
+	if err == nil && limit > 0 && n > limit {
+		err = ErrTooLarge
+	}
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	sp.Size = n
+	sp.setHash(h)
+	if !mem.over {
+		sp.mem = mem.buf
+	}
+	return sp, nil
+}
+
+func (sp *Spooled) setHash(h hash.Hash) { copy(sp.Hash[:], h.Sum(nil)) }
+
+// Bytes returns the whole body: from memory for small bodies, mapped from
+// the temporary file for large ones. Valid until Close.
+func (sp *Spooled) Bytes() ([]byte, error) {
+	if sp.mem != nil || sp.Size == 0 {
+		return sp.mem, nil
+	}
+	if sp.mmap == nil {
+		m, err := unix.Mmap(int(sp.f.Fd()), 0, int(sp.Size), unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			return nil, fmt.Errorf("blob: map spooled body: %w", err)
+		}
+		sp.mmap = m
+	}
+	return sp.mmap, nil
+}
+
+// Commit makes the body durable in the store, unless an identical body is
+// already there; created says whether this call added the file. The caller
+// must hold Pin(sp.Hash) from before Commit until its referencing
+// transaction is over.
+func (sp *Spooled) Commit() (created bool, err error) {
+	final := sp.s.Path(sp.Hash)
+	if _, err := os.Stat(final); err == nil {
+		return false, nil // single-instance: the same bytes are already stored
+	}
+	if err := sp.f.Sync(); err != nil {
+		return false, err
+	}
+	dir := filepath.Dir(final)
+	if err := os.Chmod(sp.f.Name(), 0o440); err != nil {
+		return false, err
+	}
+	if err := os.Rename(sp.f.Name(), final); err != nil {
+		return false, err
+	}
+	return true, syncDir(dir)
+}
+
+// Close releases the temporary file (removing it if Commit did not move it).
+func (sp *Spooled) Close() error {
+	if sp.mmap != nil {
+		unix.Munmap(sp.mmap)
+		sp.mmap = nil
+	}
+	if sp.f == nil {
+		return nil
+	}
+	name := sp.f.Name()
+	err := sp.f.Close()
+	sp.f = nil
+	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,251 @@
+// Package server assembles a running Petrel from its parts: it opens the
+// directory and the store of a data folder, starts the listeners and the
+// background collector, and stops them in order. It owns process-level
+// concerns (the data folder lock, signals, the HTTP mux); every protocol and
+// storage rule lives in the packages it starts.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/delivery"
+	"github.com/petrelmail/petrel/internal/directory"
+	"github.com/petrelmail/petrel/internal/smtpd"
+	"github.com/petrelmail/petrel/internal/store"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
+)
+
+// Data is a data folder opened for use: its directory and its store.
+type Data struct {
+	Dir       string
+	Directory *directory.Directory
+	Store     *store.Store
+}
+
+// OpenData opens the directory and store of a data folder, creating them on
+// first use with the given shard count.
+func OpenData(ctx context.Context, dir string, shards int) (*Data, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	n, err := store.ShardCount(dir, shards)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, dir, store.Options{Shards: n})
+	if err != nil {
+		return nil, err
+	}
+	d, err := directory.Open(ctx, filepath.Join(dir, "directory.db"), n)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Data{Dir: dir, Directory: d, Store: st}, nil
+}
+
+// Close closes the directory and the store.
+func (d *Data) Close() error {
+	err1 := d.Store.Close()
+	err2 := d.Directory.Close()
+	return errors.Join(err1, err2)
+}
+
+// Mailbox finds an account by address and returns its mailbox handle.
+func (d *Data) Mailbox(ctx context.Context, address string) (directory.User, *store.Mailbox, error) {
+	u, err := d.Directory.User(ctx, address)
+	if err != nil {
+		return u, nil, err
+	}
+	mb, err := d.Store.Mailbox(u.Shard, u.ID)
+	return u, mb, err
+}
+
+// lockDataDir takes the data folder's server lock: one serving process per
+// data folder (admin commands may still open it alongside).
+func lockDataDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "serve.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		return nil, fmt.Errorf("another petrel serve is running on %s (pid %s)", dir, string(b))
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
+	return f, nil
+}
+
+// Run serves until ctx ends, then shuts down in order: listeners first,
+// then the store (after the operations already queued have committed).
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return err
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	data, err := OpenData(ctx, cfg.DataDir, cfg.Shards)
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	if n, err := data.Store.Blobs().CleanTemp(time.Hour); err == nil && n > 0 {
+		log.Info("removed interrupted receptions", "files", n)
+	}
+
+	pipeline := delivery.New(data.Directory, data.Store, delivery.Config{
+		MaxMessageSize: int64(cfg.MaxMessageSize), DiskReserve: int64(cfg.DiskReserve), DataDir: cfg.DataDir,
+	}, log.With("part", "delivery"))
+
+	type closer interface{ Close() error }
+	var (
+		wg       sync.WaitGroup
+		closers  []closer
+		serveErr = make(chan error, 4)
+	)
+	listen := func(name, addr string, serve func(net.Listener) error, c closer) error {
+		if addr == "" {
+			return nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s listener: %w", name, err)
+		}
+		log.Info("listening", "protocol", name, "addr", l.Addr().String())
+		closers = append(closers, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serve(l); err != nil {
+				serveErr <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+		return nil
+	}
+	stopAll := func() {
+		for _, c := range closers {
+			c.Close()
+		}
+		wg.Wait()
+	}
+
+	lmtp := smtpd.New(smtpd.Config{Hostname: cfg.Hostname, LMTP: true}, pipeline, log.With("part", "lmtp"))
+	if err := listen("lmtp", cfg.LMTPAddr, lmtp.Serve, lmtp); err != nil {
+		stopAll()
+		return err
+	}
+	smtp := smtpd.New(smtpd.Config{Hostname: cfg.Hostname}, pipeline, log.With("part", "smtp"))
+	if err := listen("smtp", cfg.SMTPAddr, smtp.Serve, smtp); err != nil {
+		stopAll()
+		return err
+	}
+	httpSrv := &http.Server{Handler: httpHandler(data), ReadHeaderTimeout: 10 * time.Second}
+	if err := listen("http", cfg.HTTPAddr, func(l net.Listener) error {
+		if err := httpSrv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, httpSrv); err != nil {
+		stopAll()
+		return err
+	}
+
+	collectorDone := make(chan struct{})
+	collectorCtx, stopCollector := context.WithCancel(ctx)
+	go func() {
+		defer close(collectorDone)
+		collect(collectorCtx, data.Store, log.With("part", "collector"))
+	}()
+
+	log.Info("petrel ready", "data", cfg.DataDir, "shards", len(data.Store.Shards()))
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-serveErr:
+		log.Error("listener failed", "err", err)
+	}
+	stopCollector()
+	<-collectorDone
+	stopAll()
+	return err
+}
+
+// collect runs the blob collector: candidates every minute, a sweep for
+// orphans (bodies of deliveries interrupted by a crash) at start and daily.
+func collect(ctx context.Context, st *store.Store, log *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	lastSweep := time.Time{}
+	for {
+		if n, err := st.CollectGarbage(ctx, time.Minute); err != nil && ctx.Err() == nil {
+			log.Error("collect bodies", "err", err)
+		} else if n > 0 {
+			log.Info("collected bodies", "removed", n)
+		}
+		if time.Since(lastSweep) > 24*time.Hour {
+			if n, err := st.SweepOrphans(ctx, time.Hour); err != nil && ctx.Err() == nil {
+				log.Error("sweep orphan bodies", "err", err)
+			} else if n > 0 {
+				log.Info("swept orphan bodies", "removed", n)
+			}
+			lastSweep = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func httpHandler(data *Data) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		type shardState struct {
+			Shard int   `json:"shard"`
+			Head  int64 `json:"changelog_head"`
+		}
+		var out struct {
+			Status string       `json:"status"`
+			Shards []shardState `json:"shards"`
+		}
+		out.Status = "ok"
+		for _, sh := range data.Store.Shards() {
+			head, err := sh.Head(r.Context())
+			if err != nil {
+				out.Status = "degraded"
+			}
+			out.Shards = append(out.Shards, shardState{Shard: sh.Index, Head: head})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if out.Status != "ok" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(out)
+	})
+	return mux
+}

@@ -1,0 +1,157 @@
+// Package smtpd runs the LMTP listener (RFC 2033) and the inbound SMTP
+// listener (RFC 5321, for mail addressed to local accounts: no relaying),
+// both on github.com/emersion/go-smtp, both feeding the one delivery
+// pipeline. LMTP answers with a status per recipient after DATA; SMTP with
+// one status for the whole message.
+//
+// It owns protocol framing and the mapping of delivery errors to replies;
+// it stores nothing itself.
+package smtpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/petrelmail/petrel/internal/delivery"
+)
+
+// Config configures a listener.
+type Config struct {
+	// Hostname is announced in the greeting.
+	Hostname string
+	// LMTP selects LMTP (RFC 2033) rather than SMTP.
+	LMTP bool
+	// MaxRecipients bounds RCPT commands per transaction.
+	MaxRecipients int
+}
+
+// Server is one LMTP or SMTP listener.
+type Server struct {
+	srv      *smtp.Server
+	pipeline *delivery.Pipeline
+	log      *slog.Logger
+}
+
+// New makes a listener that delivers through p.
+func New(cfg Config, p *delivery.Pipeline, log *slog.Logger) *Server {
+	s := &Server{pipeline: p, log: log}
+	srv := smtp.NewServer(backend{s})
+	srv.LMTP = cfg.LMTP
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = p.Config().MaxMessageSize
+	// go-smtp applies its line limit to message data too. Messages with
+	// lines longer than RFC 5322's 998 octets are common and must be
+	// stored byte-exact, so the limit is set above the message size limit:
+	// the size limit (552 5.3.4) is what refuses a huge single line.
+	srv.MaxLineLength = int(2*p.Config().MaxMessageSize) + 4096
+	if cfg.MaxRecipients <= 0 {
+		cfg.MaxRecipients = 1000
+	}
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.ReadTimeout = 5 * time.Minute
+	srv.WriteTimeout = 5 * time.Minute
+	srv.ErrorLog = slogAdapter{log}
+	s.srv = srv
+	return s
+}
+
+// Serve accepts connections on l until Close.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv.Serve(l)
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops accepting and closes open connections.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// Shutdown stops accepting and waits for open transactions to finish.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+type slogAdapter struct{ log *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.log.Warn("smtp", "detail", fmt.Sprintf(format, v...))
+}
+func (a slogAdapter) Println(v ...any) { a.log.Warn("smtp", "detail", fmt.Sprint(v...)) }
+
+type backend struct{ s *Server }
+
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: b.s, remote: c.Conn().RemoteAddr().String()}, nil
+}
+
+type session struct {
+	s      *Server
+	remote string
+	rcpts  []delivery.Recipient
+}
+
+var (
+	_ smtp.Session     = (*session)(nil)
+	_ smtp.LMTPSession = (*session)(nil)
+)
+
+func toSMTP(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *delivery.Error
+	if errors.As(err, &e) {
+		return &smtp.SMTPError{Code: e.Code, EnhancedCode: smtp.EnhancedCode(e.Enhanced), Message: e.Message}
+	}
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary local error"}
+}
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	// RFC 1870 section 6: a declared SIZE over the limit is refused at once.
+	if opts != nil && opts.Size > 0 && opts.Size > s.s.pipeline.Config().MaxMessageSize {
+		return toSMTP(delivery.ErrTooLarge)
+	}
+	s.rcpts = s.rcpts[:0]
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	r, err := s.s.pipeline.Resolve(context.Background(), to)
+	if err != nil {
+		return toSMTP(err)
+	}
+	s.rcpts = append(s.rcpts, r)
+	return nil
+}
+
+// Data is SMTP's DATA: one status for every recipient. With several
+// recipients, a message delivered to some and refused for others is
+// reported as delivered only if all succeeded; otherwise the first failure
+// is returned (the sender retries or bounces for everyone).
+func (s *session) Data(r io.Reader) error {
+	statuses := s.s.pipeline.Deliver(context.Background(), s.rcpts, r)
+	for _, st := range statuses {
+		if st != nil {
+			return toSMTP(st)
+		}
+	}
+	return nil
+}
+
+// LMTPData is LMTP's DATA: RFC 2033 section 4.2, one reply per recipient
+// that was accepted at RCPT, in RCPT order.
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	statuses := s.s.pipeline.Deliver(context.Background(), s.rcpts, r)
+	for i, rc := range s.rcpts {
+		status.SetStatus(rc.Address, toSMTP(statuses[i]))
+	}
+	return nil
+}
+
+func (s *session) Reset()        { s.rcpts = s.rcpts[:0] }
+func (s *session) Logout() error { return nil }

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// AppendTarget is one mailbox folder that a body is appended to.
+type AppendTarget struct {
+	Shard   int
+	Mailbox int64
+	// Folder is the folder name; empty means INBOX.
+	Folder string
+	// Layout creates the mailbox if it does not exist yet (an account whose
+	// creation was interrupted between the directory and the store).
+	Layout []FolderSpec
+	// QuotaBytes is the account's quota; 0 means unlimited.
+	QuotaBytes   int64
+	Flags        Flags
+	Keywords     []string
+	InternalDate time.Time
+}
+
+// AppendResult is the outcome for one target.
+type AppendResult struct {
+	UID         uint32
+	UIDValidity uint32
+	Folder      int64
+	ModSeq      int64
+	Err         error
+}
+
+// Append adds a body, already durable in the blob store and pinned by the
+// caller, to every target. Targets on one shard are committed in the same
+// group transaction; shards commit in parallel. Each target succeeds or
+// fails on its own (ErrOverQuota, ErrNotFound for a missing folder).
+func (st *Store) Append(ctx context.Context, body Body, targets []AppendTarget) []AppendResult {
+	results := make([]AppendResult, len(targets))
+	ops := make([]*op, len(targets))
+	for i := range targets {
+		tg := &targets[i]
+		sh, err := st.Shard(tg.Shard)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		res := &results[i]
+		ops[i] = sh.submit(ctx, func(t *Tx) error {
+			r, err := t.append(body, tg)
+			if err == nil {
+				*res = r
+			}
+			return err
+		})
+	}
+	for i, o := range ops {
+		if o != nil {
+			if err := o.wait(); err != nil {
+				results[i] = AppendResult{Err: err}
+			}
+		}
+	}
+	return results
+}
+
+func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
+	folderName := Inbox
+	if tg.Folder != "" {
+		var err error
+		if folderName, err = CanonicalFolderName(tg.Folder); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	var used int64
+	err := t.queryRow(`SELECT used_bytes FROM mailboxes WHERE id=?`, tg.Mailbox).Scan(&used)
+	if errors.Is(err, sql.ErrNoRows) {
+		if len(tg.Layout) == 0 {
+			return AppendResult{}, fmt.Errorf("mailbox %d: %w", tg.Mailbox, ErrNotFound)
+		}
+		if err := t.ensureMailbox(tg.Mailbox, tg.Layout); err != nil {
+			return AppendResult{}, err
+		}
+	} else if err != nil {
+		return AppendResult{}, err
+	}
+	// RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the limit
+	// here is kept in bytes and checked before anything is written.
+	if tg.QuotaBytes > 0 && used+body.Size > tg.QuotaBytes {
+		return AppendResult{}, ErrOverQuota
+	}
+	var folder, uidvalidity, uid int64
+	err = t.queryRow(`UPDATE folders SET uidnext = uidnext + 1 WHERE mailbox_id=? AND name=? RETURNING id, uidvalidity, uidnext - 1`,
+		tg.Mailbox, folderName).Scan(&folder, &uidvalidity, &uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AppendResult{}, fmt.Errorf("folder %q: %w", folderName, ErrNotFound)
+	}
+	if err != nil {
+		return AppendResult{}, err
+	}
+	if uid > 0xffffffff {
+		return AppendResult{}, fmt.Errorf("%w: folder %q has used every UID", ErrInvalid, folderName)
+	}
+	modseq, err := t.ModSeq()
+	if err != nil {
+		return AppendResult{}, err
+	}
+	var bodyID int64
+	if err := t.queryRow(`INSERT INTO bodies(hash, size, refs, meta, created) VALUES (?,?,1,?,?)
+		ON CONFLICT(hash) DO UPDATE SET refs = refs + 1 RETURNING id`, body.Hash[:], body.Size, body.Meta, t.unixNow()).Scan(&bodyID); err != nil {
+		return AppendResult{}, err
+	}
+	if _, err := t.exec(`DELETE FROM blob_garbage WHERE hash=?`, body.Hash[:]); err != nil {
+		return AppendResult{}, err
+	}
+	idate := tg.InternalDate
+	if idate.IsZero() {
+		idate = time.Unix(t.unixNow(), 0)
+	}
+	kw := joinKeywords(tg.Keywords)
+	if _, err := t.exec(`INSERT INTO messages(folder_id, uid, body_id, modseq, flags, keywords, internal_date, save_date, size)
+		VALUES (?,?,?,?,?,?,?,?,?)`, folder, uid, bodyID, modseq, int64(tg.Flags), kw, idate.Unix(), t.unixNow(), body.Size); err != nil {
+		return AppendResult{}, err
+	}
+	if _, err := t.exec(`UPDATE folders SET messages=messages+1, bytes=bytes+?, highestmodseq=? WHERE id=?`, body.Size, modseq, folder); err != nil {
+		return AppendResult{}, err
+	}
+	if _, err := t.exec(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+1 WHERE id=?`, body.Size, tg.Mailbox); err != nil {
+		return AppendResult{}, err
+	}
+	if err := t.logChange(Change{Mailbox: tg.Mailbox, Folder: folder, Kind: ChangeAppend, UID: uint32(uid), BodyID: bodyID,
+		Flags: tg.Flags, Keywords: tg.Keywords}); err != nil {
+		return AppendResult{}, err
+	}
+	return AppendResult{UID: uint32(uid), UIDValidity: uint32(uidvalidity), Folder: folder, ModSeq: modseq}, nil
+}

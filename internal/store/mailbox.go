@@ -1,0 +1,581 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/blob"
+)
+
+// Mailbox is the handle of one account's mailbox in its shard.
+type Mailbox struct {
+	sh *Shard
+	ID int64
+}
+
+// Shard returns the shard of the mailbox.
+func (m *Mailbox) Shard() *Shard { return m.sh }
+
+// Create makes the mailbox and its folders, if missing. It is idempotent:
+// folders that exist are left as they are.
+func (m *Mailbox) Create(ctx context.Context, folders []FolderSpec) error {
+	return m.sh.write(ctx, func(t *Tx) error { return t.ensureMailbox(m.ID, folders) })
+}
+
+func (t *Tx) ensureMailbox(id int64, folders []FolderSpec) error {
+	res, err := t.exec(`INSERT INTO mailboxes(id, created) VALUES (?, ?) ON CONFLICT(id) DO NOTHING`, id, t.unixNow())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if err := t.logChange(Change{Mailbox: id, Kind: ChangeMailboxCreate}); err != nil {
+			return err
+		}
+	}
+	for _, f := range folders {
+		if _, err := t.createFolder(id, f, false); err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Exists reports whether the mailbox has been created.
+func (m *Mailbox) Exists(ctx context.Context) (bool, error) {
+	var n int
+	err := m.sh.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM mailboxes WHERE id=?`, m.ID).Scan(&n)
+	return n > 0, err
+}
+
+// Delete removes the mailbox with all its folders and messages, releasing
+// the references to their bodies.
+func (m *Mailbox) Delete(ctx context.Context) error {
+	return m.sh.write(ctx, func(t *Tx) error {
+		rows, err := t.query(`SELECT id, name FROM folders WHERE mailbox_id=?`, m.ID)
+		if err != nil {
+			return err
+		}
+		type fo struct {
+			id   int64
+			name string
+		}
+		var folders []fo
+		for rows.Next() {
+			var f fo
+			if err := rows.Scan(&f.id, &f.name); err != nil {
+				rows.Close()
+				return err
+			}
+			folders = append(folders, f)
+		}
+		rows.Close()
+		for _, f := range folders {
+			if err := t.dropFolder(m.ID, f.id, f.name); err != nil {
+				return err
+			}
+		}
+		if _, err := t.exec(`DELETE FROM mailboxes WHERE id=?`, m.ID); err != nil {
+			return err
+		}
+		return t.logChange(Change{Mailbox: m.ID, Kind: ChangeMailboxDelete})
+	})
+}
+
+// Usage returns the bytes and messages the mailbox holds (what its quota
+// counts).
+func (m *Mailbox) Usage(ctx context.Context) (bytes, messages int64, err error) {
+	err = m.sh.db.Read.QueryRowContext(ctx, `SELECT used_bytes, used_messages FROM mailboxes WHERE id=?`, m.ID).Scan(&bytes, &messages)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("mailbox %d: %w", m.ID, ErrNotFound)
+	}
+	return bytes, messages, err
+}
+
+const folderColumns = `id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, messages, bytes`
+
+func scanFolder(row interface{ Scan(...any) error }) (Folder, error) {
+	var f Folder
+	var use string
+	var sub int
+	var uidvalidity, uidnext int64
+	err := row.Scan(&f.ID, &f.Name, &use, &sub, &uidvalidity, &uidnext, &f.HighestModSeq, &f.Messages, &f.Bytes)
+	f.SpecialUse, f.Subscribed, f.UIDValidity, f.UIDNext = SpecialUse(use), sub != 0, uint32(uidvalidity), uint32(uidnext)
+	return f, err
+}
+
+// Folders lists the mailbox's folders by name.
+func (m *Mailbox) Folders(ctx context.Context) ([]Folder, error) {
+	rows, err := m.sh.db.Read.QueryContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE mailbox_id=? ORDER BY name`, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Folder
+	for rows.Next() {
+		f, err := scanFolder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Folder returns one folder by name.
+func (m *Mailbox) Folder(ctx context.Context, name string) (Folder, error) {
+	name, err := CanonicalFolderName(name)
+	if err != nil {
+		return Folder{}, err
+	}
+	f, err := scanFolder(m.sh.db.Read.QueryRowContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE mailbox_id=? AND name=?`, m.ID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Folder{}, fmt.Errorf("folder %q: %w", name, ErrNotFound)
+	}
+	return f, err
+}
+
+// CreateFolder creates a folder and any missing parent (RFC 9051 section
+// 6.3.4: the server creates the superior hierarchy).
+func (m *Mailbox) CreateFolder(ctx context.Context, spec FolderSpec) (Folder, error) {
+	var f Folder
+	err := m.sh.write(ctx, func(t *Tx) error {
+		var err error
+		f, err = t.createFolder(m.ID, spec, true)
+		return err
+	})
+	return f, err
+}
+
+func (t *Tx) createFolder(mailbox int64, spec FolderSpec, parents bool) (Folder, error) {
+	name, err := CanonicalFolderName(spec.Name)
+	if err != nil {
+		return Folder{}, err
+	}
+	if parents {
+		for _, p := range parentNames(name) {
+			if _, err := t.createFolder(mailbox, FolderSpec{Name: p}, false); err != nil && !errors.Is(err, ErrExists) {
+				return Folder{}, err
+			}
+		}
+	}
+	var exists int
+	if err := t.queryRow(`SELECT count(*) FROM folders WHERE mailbox_id=? AND name=?`, mailbox, name).Scan(&exists); err != nil {
+		return Folder{}, err
+	}
+	if exists > 0 {
+		return Folder{}, fmt.Errorf("folder %q: %w", name, ErrExists)
+	}
+	uidvalidity, err := t.newUIDValidity()
+	if err != nil {
+		return Folder{}, err
+	}
+	modseq, err := t.ModSeq()
+	if err != nil {
+		return Folder{}, err
+	}
+	res, err := t.exec(`INSERT INTO folders(mailbox_id, name, special_use, uidvalidity, highestmodseq) VALUES (?,?,?,?,?)`,
+		mailbox, name, string(spec.SpecialUse), uidvalidity, modseq)
+	if err != nil {
+		return Folder{}, err
+	}
+	id, _ := res.LastInsertId()
+	if err := t.logChange(Change{Mailbox: mailbox, Folder: id, Kind: ChangeFolderCreate, Name: name}); err != nil {
+		return Folder{}, err
+	}
+	return Folder{ID: id, Name: name, SpecialUse: spec.SpecialUse, Subscribed: true, UIDValidity: uint32(uidvalidity), UIDNext: 1, HighestModSeq: modseq}, nil
+}
+
+// RenameFolder renames a folder and its children. Renaming INBOX is refused
+// for now (RFC 9051 section 6.3.6 gives it special semantics: moving its
+// messages to the new folder).
+func (m *Mailbox) RenameFolder(ctx context.Context, from, to string) error {
+	from, err := CanonicalFolderName(from)
+	if err != nil {
+		return err
+	}
+	to, err = CanonicalFolderName(to)
+	if err != nil {
+		return err
+	}
+	if from == Inbox {
+		return fmt.Errorf("%w: renaming INBOX is not supported", ErrInvalid)
+	}
+	if to == Inbox || strings.HasPrefix(to, from+Delimiter) {
+		return fmt.Errorf("%w: cannot rename %q to %q", ErrInvalid, from, to)
+	}
+	return m.sh.write(ctx, func(t *Tx) error {
+		rows, err := t.query(`SELECT id, name FROM folders WHERE mailbox_id=? AND (name=? OR substr(name, 1, ?)=?)`,
+			m.ID, from, len(from)+1, from+Delimiter)
+		if err != nil {
+			return err
+		}
+		type ren struct {
+			id         int64
+			old, fresh string
+		}
+		var list []ren
+		for rows.Next() {
+			var r ren
+			if err := rows.Scan(&r.id, &r.old); err != nil {
+				rows.Close()
+				return err
+			}
+			r.fresh = to + strings.TrimPrefix(r.old, from)
+			list = append(list, r)
+		}
+		rows.Close()
+		if len(list) == 0 {
+			return fmt.Errorf("folder %q: %w", from, ErrNotFound)
+		}
+		for _, p := range parentNames(to) {
+			if _, err := t.createFolder(m.ID, FolderSpec{Name: p}, false); err != nil && !errors.Is(err, ErrExists) {
+				return err
+			}
+		}
+		modseq, err := t.ModSeq()
+		if err != nil {
+			return err
+		}
+		for _, r := range list {
+			var n int
+			if err := t.queryRow(`SELECT count(*) FROM folders WHERE mailbox_id=? AND name=?`, m.ID, r.fresh).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("folder %q: %w", r.fresh, ErrExists)
+			}
+			if _, err := t.exec(`UPDATE folders SET name=?, highestmodseq=? WHERE id=?`, r.fresh, modseq, r.id); err != nil {
+				return err
+			}
+			if err := t.logChange(Change{Mailbox: m.ID, Folder: r.id, Kind: ChangeFolderRename, Name: r.fresh, OldName: r.old}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteFolder deletes a folder and its messages. INBOX cannot be deleted;
+// a folder with children is refused, as Dovecot does (delete the children
+// first).
+func (m *Mailbox) DeleteFolder(ctx context.Context, name string) error {
+	name, err := CanonicalFolderName(name)
+	if err != nil {
+		return err
+	}
+	if name == Inbox {
+		return fmt.Errorf("%w: INBOX cannot be deleted", ErrInvalid)
+	}
+	return m.sh.write(ctx, func(t *Tx) error {
+		var id int64
+		err := t.queryRow(`SELECT id FROM folders WHERE mailbox_id=? AND name=?`, m.ID, name).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("folder %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var children int
+		if err := t.queryRow(`SELECT count(*) FROM folders WHERE mailbox_id=? AND substr(name, 1, ?)=?`, m.ID, len(name)+1, name+Delimiter).Scan(&children); err != nil {
+			return err
+		}
+		if children > 0 {
+			return fmt.Errorf("folder %q: %w", name, ErrHasChildren)
+		}
+		return t.dropFolder(m.ID, id, name)
+	})
+}
+
+func (t *Tx) dropFolder(mailbox, id int64, name string) error {
+	rows, err := t.query(`SELECT body_id, size FROM messages WHERE folder_id=?`, id)
+	if err != nil {
+		return err
+	}
+	var bodies []int64
+	var bytes, count int64
+	for rows.Next() {
+		var b, size int64
+		if err := rows.Scan(&b, &size); err != nil {
+			rows.Close()
+			return err
+		}
+		bodies = append(bodies, b)
+		bytes += size
+		count++
+	}
+	rows.Close()
+	for _, b := range bodies {
+		if err := t.unrefBody(b); err != nil {
+			return err
+		}
+	}
+	for _, q := range []string{`DELETE FROM messages WHERE folder_id=?`, `DELETE FROM tombstones WHERE folder_id=?`, `DELETE FROM folders WHERE id=?`} {
+		if _, err := t.exec(q, id); err != nil {
+			return err
+		}
+	}
+	if _, err := t.exec(`UPDATE mailboxes SET used_bytes=used_bytes-?, used_messages=used_messages-? WHERE id=?`, bytes, count, mailbox); err != nil {
+		return err
+	}
+	return t.logChange(Change{Mailbox: mailbox, Folder: id, Kind: ChangeFolderDelete, Name: name})
+}
+
+// SetSubscribed subscribes to or unsubscribes from a folder.
+func (m *Mailbox) SetSubscribed(ctx context.Context, name string, subscribed bool) error {
+	f, err := m.Folder(ctx, name)
+	if err != nil {
+		return err
+	}
+	return m.sh.write(ctx, func(t *Tx) error {
+		if _, err := t.exec(`UPDATE folders SET subscribed=? WHERE id=? AND mailbox_id=?`, subscribed, f.ID, m.ID); err != nil {
+			return err
+		}
+		kind := ChangeUnsubscribe
+		if subscribed {
+			kind = ChangeSubscribe
+		}
+		return t.logChange(Change{Mailbox: m.ID, Folder: f.ID, Kind: kind, Name: f.Name})
+	})
+}
+
+// Messages iterates over a folder's messages with UID >= from, in UID
+// order, streaming from the database.
+func (m *Mailbox) Messages(ctx context.Context, folder int64, from uint32) iter.Seq2[Message, error] {
+	return func(yield func(Message, error) bool) {
+		rows, err := m.sh.db.Read.QueryContext(ctx, `SELECT m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.save_date, m.size, m.body_id, b.hash
+			FROM messages m JOIN bodies b ON b.id = m.body_id JOIN folders f ON f.id = m.folder_id
+			WHERE m.folder_id=? AND f.mailbox_id=? AND m.uid >= ? ORDER BY m.uid`, folder, m.ID, int64(from))
+		if err != nil {
+			yield(Message{}, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var msg Message
+			var uid, flags, idate, sdate int64
+			var kw string
+			var hash []byte
+			if err := rows.Scan(&uid, &msg.ModSeq, &flags, &kw, &idate, &sdate, &msg.Size, &msg.BodyID, &hash); err != nil {
+				yield(Message{}, err)
+				return
+			}
+			msg.UID, msg.Flags, msg.Keywords = uint32(uid), Flags(flags), splitKeywords(kw)
+			msg.InternalDate, msg.SaveDate = time.Unix(idate, 0).UTC(), time.Unix(sdate, 0).UTC()
+			copy(msg.Body[:], hash)
+			if !yield(msg, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Message{}, err)
+		}
+	}
+}
+
+// BodyMeta returns the metadata stored with a body at delivery (see package
+// message for its encoding).
+func (sh *Shard) BodyMeta(ctx context.Context, bodyID int64) ([]byte, error) {
+	var meta []byte
+	err := sh.db.Read.QueryRowContext(ctx, `SELECT meta FROM bodies WHERE id=?`, bodyID).Scan(&meta)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("body %d: %w", bodyID, ErrNotFound)
+	}
+	return meta, err
+}
+
+// FlagOp says how SetFlags combines the given flags with the current ones
+// (RFC 9051 section 6.4.6: FLAGS, +FLAGS, -FLAGS).
+type FlagOp int
+
+// Flag operations.
+const (
+	FlagsReplace FlagOp = iota
+	FlagsAdd
+	FlagsRemove
+)
+
+// SetFlags changes the flags of messages of a folder and returns the UIDs
+// whose flags really changed (those get the operation's MODSEQ).
+func (m *Mailbox) SetFlags(ctx context.Context, folder int64, uids []uint32, op FlagOp, flags Flags, keywords []string) ([]uint32, error) {
+	var changed []uint32
+	err := m.sh.write(ctx, func(t *Tx) error {
+		changed = changed[:0]
+		if err := t.ownFolder(m.ID, folder); err != nil {
+			return err
+		}
+		for _, uid := range uids {
+			var cur int64
+			var kw string
+			err := t.queryRow(`SELECT flags, keywords FROM messages WHERE folder_id=? AND uid=?`, folder, int64(uid)).Scan(&cur, &kw)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // expunged meanwhile: nothing to change
+			}
+			if err != nil {
+				return err
+			}
+			nf, nkw := applyFlags(Flags(cur), splitKeywords(kw), op, flags, keywords)
+			if nf == Flags(cur) && joinKeywords(nkw) == kw {
+				continue
+			}
+			modseq, err := t.ModSeq()
+			if err != nil {
+				return err
+			}
+			if _, err := t.exec(`UPDATE messages SET flags=?, keywords=?, modseq=? WHERE folder_id=? AND uid=?`,
+				int64(nf), joinKeywords(nkw), modseq, folder, int64(uid)); err != nil {
+				return err
+			}
+			if err := t.logChange(Change{Mailbox: m.ID, Folder: folder, Kind: ChangeFlags, UID: uid, Flags: nf, Keywords: nkw}); err != nil {
+				return err
+			}
+			changed = append(changed, uid)
+		}
+		if len(changed) > 0 {
+			return t.bumpFolder(folder)
+		}
+		return nil
+	})
+	return changed, err
+}
+
+func applyFlags(cur Flags, curKw []string, op FlagOp, flags Flags, keywords []string) (Flags, []string) {
+	set := map[string]bool{}
+	switch op {
+	case FlagsReplace:
+		cur = flags
+		for _, k := range keywords {
+			set[k] = true
+		}
+	case FlagsAdd:
+		cur |= flags
+		for _, k := range curKw {
+			set[k] = true
+		}
+		for _, k := range keywords {
+			set[k] = true
+		}
+	case FlagsRemove:
+		cur &^= flags
+		for _, k := range curKw {
+			set[k] = true
+		}
+		for _, k := range keywords {
+			delete(set, k)
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	return cur, splitKeywords(joinKeywords(out))
+}
+
+func (t *Tx) ownFolder(mailbox, folder int64) error {
+	var n int
+	if err := t.queryRow(`SELECT count(*) FROM folders WHERE id=? AND mailbox_id=?`, folder, mailbox).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("folder %d: %w", folder, ErrNotFound)
+	}
+	return nil
+}
+
+// bumpFolder sets a folder's HIGHESTMODSEQ to the operation's MODSEQ.
+func (t *Tx) bumpFolder(folder int64) error {
+	modseq, err := t.ModSeq()
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`UPDATE folders SET highestmodseq=? WHERE id=?`, modseq, folder)
+	return err
+}
+
+// Expunge removes messages from a folder, leaving tombstones with the
+// operation's MODSEQ (RFC 7162 section 3.2.10: QRESYNC reports them as
+// VANISHED). With onlyDeleted, only messages that have \Deleted at commit
+// time go. It returns the UIDs expunged.
+func (m *Mailbox) Expunge(ctx context.Context, folder int64, uids []uint32, onlyDeleted bool) ([]uint32, error) {
+	var gone []uint32
+	err := m.sh.write(ctx, func(t *Tx) error {
+		gone = gone[:0]
+		if err := t.ownFolder(m.ID, folder); err != nil {
+			return err
+		}
+		var bytes, count int64
+		for _, uid := range uids {
+			var flags, bodyID, size int64
+			err := t.queryRow(`SELECT flags, body_id, size FROM messages WHERE folder_id=? AND uid=?`, folder, int64(uid)).Scan(&flags, &bodyID, &size)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if onlyDeleted && Flags(flags)&FlagDeleted == 0 {
+				continue
+			}
+			modseq, err := t.ModSeq()
+			if err != nil {
+				return err
+			}
+			if _, err := t.exec(`DELETE FROM messages WHERE folder_id=? AND uid=?`, folder, int64(uid)); err != nil {
+				return err
+			}
+			if _, err := t.exec(`INSERT INTO tombstones(folder_id, uid, modseq) VALUES (?,?,?)`, folder, int64(uid), modseq); err != nil {
+				return err
+			}
+			if err := t.unrefBody(bodyID); err != nil {
+				return err
+			}
+			if err := t.logChange(Change{Mailbox: m.ID, Folder: folder, Kind: ChangeExpunge, UID: uid}); err != nil {
+				return err
+			}
+			bytes += size
+			count++
+			gone = append(gone, uid)
+		}
+		if count == 0 {
+			return nil
+		}
+		if _, err := t.exec(`UPDATE folders SET messages=messages-?, bytes=bytes-? WHERE id=?`, count, bytes, folder); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE mailboxes SET used_bytes=used_bytes-?, used_messages=used_messages-? WHERE id=?`, bytes, count, m.ID); err != nil {
+			return err
+		}
+		return t.bumpFolder(folder)
+	})
+	return gone, err
+}
+
+// unrefBody drops one reference to a body; the last one deletes the row
+// and makes the body a candidate for the collector.
+func (t *Tx) unrefBody(id int64) error {
+	var refs int64
+	var hash []byte
+	if err := t.queryRow(`UPDATE bodies SET refs=refs-1 WHERE id=? RETURNING refs, hash`, id).Scan(&refs, &hash); err != nil {
+		return fmt.Errorf("store: unref body %d: %w", id, err)
+	}
+	if refs > 0 {
+		return nil
+	}
+	if _, err := t.exec(`DELETE FROM bodies WHERE id=?`, id); err != nil {
+		return err
+	}
+	_, err := t.exec(`INSERT INTO blob_garbage(hash, since) VALUES (?,?) ON CONFLICT(hash) DO UPDATE SET since=excluded.since`, hash, t.unixNow())
+	return err
+}
+
+// Body is a body made durable in the blob store, with its parsed metadata,
+// ready to be referenced by message records.
+type Body struct {
+	Hash blob.Hash
+	Size int64
+	Meta []byte
+}

@@ -1,0 +1,365 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(context.Background(), t.TempDir(), Options{Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// putBody makes a body durable in the blob store, as delivery does.
+func putBody(t *testing.T, st *Store, content string) Body {
+	t.Helper()
+	sp, err := st.Blobs().Spool(strings.NewReader(content), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if _, err := sp.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if sp.Hash != sha256.Sum256([]byte(content)) {
+		t.Fatalf("hash mismatch")
+	}
+	return Body{Hash: sp.Hash, Size: sp.Size, Meta: []byte("meta")}
+}
+
+func newMailbox(t *testing.T, st *Store, shard int, id int64) *Mailbox {
+	t.Helper()
+	mb, err := st.Mailbox(shard, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Create(context.Background(), DefaultFolders("en")); err != nil {
+		t.Fatal(err)
+	}
+	return mb
+}
+
+func inbox(t *testing.T, mb *Mailbox) Folder {
+	t.Helper()
+	f, err := mb.Folder(context.Background(), "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func listUIDs(t *testing.T, mb *Mailbox, folder int64) []Message {
+	t.Helper()
+	var out []Message
+	for m, err := range mb.Messages(context.Background(), folder, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestCreateIsIdempotentAndLocalized(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb, _ := st.Mailbox(0, 7)
+	for i := 0; i < 2; i++ {
+		if err := mb.Create(ctx, DefaultFolders("fr")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	folders, err := mb.Folders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]SpecialUse{}
+	for _, f := range folders {
+		got[f.Name] = f.SpecialUse
+	}
+	want := map[string]SpecialUse{"INBOX": "", "Envoyés": UseSent, "Brouillons": UseDrafts, "Corbeille": UseTrash, "Indésirables": UseJunk, "Archives": UseArchive}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("folders = %v, want %v", got, want)
+	}
+	// UIDVALIDITY differs between folders and never repeats.
+	seen := map[uint32]bool{}
+	for _, f := range folders {
+		if seen[f.UIDValidity] {
+			t.Fatalf("UIDVALIDITY %d given twice", f.UIDValidity)
+		}
+		seen[f.UIDValidity] = true
+	}
+}
+
+func TestAppendUIDsModSeqsAndChangeLog(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 1, 1)
+	body := putBody(t, st, "Subject: x\r\n\r\nhello\r\n")
+	var lastUID uint32
+	var lastModSeq int64
+	for i := 0; i < 5; i++ {
+		res := st.Append(ctx, body, []AppendTarget{{Shard: 1, Mailbox: 1}})
+		if res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+		if res[0].UID <= lastUID || res[0].ModSeq <= lastModSeq {
+			t.Fatalf("append %d: uid %d modseq %d after uid %d modseq %d", i, res[0].UID, res[0].ModSeq, lastUID, lastModSeq)
+		}
+		lastUID, lastModSeq = res[0].UID, res[0].ModSeq
+	}
+	f := inbox(t, mb)
+	if f.Messages != 5 || f.UIDNext != 6 || f.HighestModSeq != lastModSeq {
+		t.Fatalf("inbox = %+v", f)
+	}
+	// Expunge two; their UIDs are never given again.
+	gone, err := mb.Expunge(ctx, f.ID, []uint32{2, 4, 99}, false)
+	if err != nil || fmt.Sprint(gone) != "[2 4]" {
+		t.Fatalf("expunge = %v, %v", gone, err)
+	}
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 1, Mailbox: 1}})
+	if res[0].UID != 6 {
+		t.Fatalf("UID after expunge = %d, want 6", res[0].UID)
+	}
+	changes, err := st.Shards()[1].Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var prev int64
+	for _, c := range changes {
+		if c.ModSeq < prev {
+			t.Fatalf("modseq went back in the log: %d after %d", c.ModSeq, prev)
+		}
+		prev = c.ModSeq
+		if c.Kind == ChangeAppend || c.Kind == ChangeExpunge {
+			kinds = append(kinds, fmt.Sprintf("%s:%d", c.Kind, c.UID))
+		}
+	}
+	want := "[append:1 append:2 append:3 append:4 append:5 expunge:2 expunge:4 append:6]"
+	if fmt.Sprint(kinds) != want {
+		t.Fatalf("log = %v\nwant %v", kinds, want)
+	}
+	bytes, count, err := mb.Usage(ctx)
+	if err != nil || count != 4 || bytes != 4*body.Size {
+		t.Fatalf("usage = %d bytes %d messages (%v)", bytes, count, err)
+	}
+}
+
+func TestConcurrentAppendsGroupCommit(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 3)
+	const n = 200
+	var wg sync.WaitGroup
+	uids := make(chan uint32, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := putBody(t, st, fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", i, i))
+			res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 3}})
+			if res[0].Err != nil {
+				t.Error(res[0].Err)
+				return
+			}
+			uids <- res[0].UID
+		}(i)
+	}
+	wg.Wait()
+	close(uids)
+	seen := map[uint32]bool{}
+	for u := range uids {
+		if seen[u] {
+			t.Fatalf("UID %d given twice", u)
+		}
+		seen[u] = true
+	}
+	if len(seen) != n || len(listUIDs(t, mb, inbox(t, mb).ID)) != n {
+		t.Fatalf("stored %d, want %d", len(seen), n)
+	}
+}
+
+func TestQuotaFailsOneTargetOnly(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	newMailbox(t, st, 0, 1)
+	full := newMailbox(t, st, 0, 2)
+	body := putBody(t, st, "Subject: q\r\n\r\n0123456789\r\n")
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}, {Shard: 0, Mailbox: 2, QuotaBytes: body.Size - 1}})
+	if res[0].Err != nil || !errors.Is(res[1].Err, ErrOverQuota) {
+		t.Fatalf("results = %+v", res)
+	}
+	if n := len(listUIDs(t, full, inbox(t, full).ID)); n != 0 {
+		t.Fatalf("over-quota mailbox holds %d messages", n)
+	}
+	// A missing folder fails the same way, alone.
+	res = st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1, Folder: "Nope"}})
+	if !errors.Is(res[0].Err, ErrNotFound) {
+		t.Fatalf("append to missing folder: %v", res[0].Err)
+	}
+}
+
+func TestMissingMailboxIsCreatedByAppend(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	body := putBody(t, st, "x")
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 1, Mailbox: 9}})
+	if !errors.Is(res[0].Err, ErrNotFound) {
+		t.Fatalf("append without layout to missing mailbox: %v", res[0].Err)
+	}
+	res = st.Append(ctx, body, []AppendTarget{{Shard: 1, Mailbox: 9, Layout: DefaultFolders("de")}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	mb, _ := st.Mailbox(1, 9)
+	if _, err := mb.Folder(ctx, "Papierkorb"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFolderOperations(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 1)
+	// INBOX subfolders are real folders; parents are created.
+	if _, err := mb.CreateFolder(ctx, FolderSpec{Name: "inbox/Projects/2026"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mb.Folder(ctx, "INBOX/Projects"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mb.CreateFolder(ctx, FolderSpec{Name: "INBOX/Projects"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("create existing: %v", err)
+	}
+	for _, bad := range []string{"", "a//b", "/a", "a/", "x*y", "tab\there"} {
+		if _, err := mb.CreateFolder(ctx, FolderSpec{Name: bad}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("create %q: %v", bad, err)
+		}
+	}
+	body := putBody(t, st, "m")
+	if res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1, Folder: "INBOX/Projects/2026"}}); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	old, _ := mb.Folder(ctx, "INBOX/Projects/2026")
+	if err := mb.RenameFolder(ctx, "INBOX/Projects", "Work/Projects"); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := mb.Folder(ctx, "Work/Projects/2026")
+	if err != nil || moved.ID != old.ID || moved.UIDValidity != old.UIDValidity || moved.Messages != 1 {
+		t.Fatalf("renamed child = %+v (%v), was %+v", moved, err, old)
+	}
+	if err := mb.DeleteFolder(ctx, "Work/Projects"); !errors.Is(err, ErrHasChildren) {
+		t.Fatalf("delete with children: %v", err)
+	}
+	if err := mb.DeleteFolder(ctx, "INBOX"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("delete INBOX: %v", err)
+	}
+	if err := mb.DeleteFolder(ctx, "Work/Projects/2026"); err != nil {
+		t.Fatal(err)
+	}
+	// Recreated under the same name: a new UIDVALIDITY (RFC 9051 2.3.1.1).
+	again, err := mb.CreateFolder(ctx, FolderSpec{Name: "Work/Projects/2026"})
+	if err != nil || again.UIDValidity == old.UIDValidity {
+		t.Fatalf("recreated = %+v (%v)", again, err)
+	}
+	if _, n, _ := mb.Usage(ctx); n != 0 {
+		t.Fatalf("usage after deleting the folder: %d messages", n)
+	}
+	// Another account's folders are not reachable through this handle.
+	other := newMailbox(t, st, 0, 2)
+	if _, err := other.SetFlags(ctx, again.ID, []uint32{1}, FlagsAdd, FlagSeen, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("flags on another account's folder: %v", err)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 1)
+	body := putBody(t, st, "m")
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1, Flags: FlagSeen}})
+	f := inbox(t, mb)
+	changed, err := mb.SetFlags(ctx, f.ID, []uint32{res[0].UID}, FlagsAdd, FlagFlagged, []string{"$Forwarded"})
+	if err != nil || len(changed) != 1 {
+		t.Fatalf("set flags: %v %v", changed, err)
+	}
+	// Setting what is already set changes nothing and spends no MODSEQ.
+	before := inbox(t, mb).HighestModSeq
+	changed, _ = mb.SetFlags(ctx, f.ID, []uint32{res[0].UID}, FlagsAdd, FlagFlagged, nil)
+	if len(changed) != 0 || inbox(t, mb).HighestModSeq != before {
+		t.Fatalf("no-op flag change bumped state")
+	}
+	msgs := listUIDs(t, mb, f.ID)
+	if msgs[0].Flags != FlagSeen|FlagFlagged || fmt.Sprint(msgs[0].Keywords) != "[$Forwarded]" || msgs[0].ModSeq != before {
+		t.Fatalf("message = %+v", msgs[0])
+	}
+	mb.SetFlags(ctx, f.ID, []uint32{res[0].UID}, FlagsRemove, FlagSeen, []string{"$Forwarded"})
+	mb.SetFlags(ctx, f.ID, []uint32{res[0].UID}, FlagsAdd, FlagDeleted, nil)
+	gone, err := mb.Expunge(ctx, f.ID, []uint32{res[0].UID}, true)
+	if err != nil || len(gone) != 1 {
+		t.Fatalf("expunge deleted: %v %v", gone, err)
+	}
+}
+
+func TestGarbageCollection(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	a := newMailbox(t, st, 0, 1)
+	b := newMailbox(t, st, 1, 2)
+	body := putBody(t, st, "shared body")
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}, {Shard: 1, Mailbox: 2}})
+	if res[0].Err != nil || res[1].Err != nil {
+		t.Fatal(res)
+	}
+	if _, err := a.Expunge(ctx, inbox(t, a).ID, []uint32{res[0].UID}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.CollectGarbage(ctx, 0); err != nil || n != 0 || !st.Blobs().Exists(body.Hash) {
+		t.Fatalf("collected %d (%v) while shard 1 still references the body", n, err)
+	}
+	if _, err := b.Expunge(ctx, inbox(t, b).ID, []uint32{res[1].UID}, false); err != nil {
+		t.Fatal(err)
+	}
+	// Pinned by a delivery in progress: kept.
+	unpin := st.Blobs().Pin(body.Hash)
+	done := make(chan int)
+	go func() {
+		n, _ := st.CollectGarbage(ctx, 0)
+		done <- n
+	}()
+	select {
+	case <-done:
+		t.Fatal("collector did not wait for the pin")
+	case <-time.After(50 * time.Millisecond):
+	}
+	unpin()
+	if n := <-done; n != 1 || st.Blobs().Exists(body.Hash) {
+		t.Fatalf("collected %d, file exists %v", n, st.Blobs().Exists(body.Hash))
+	}
+}
+
+func TestSweepOrphans(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	body := putBody(t, st, "orphan: durable, never referenced")
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(st.Blobs().Path(body.Hash), old, old)
+	kept := putBody(t, st, "young orphan")
+	n, err := st.SweepOrphans(ctx, time.Hour)
+	if err != nil || n != 1 || st.Blobs().Exists(body.Hash) || !st.Blobs().Exists(kept.Hash) {
+		t.Fatalf("swept %d (%v)", n, err)
+	}
+}
