@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -39,7 +41,15 @@ func cmdDeliver(ctx context.Context, args []string, stdin io.Reader, out io.Writ
 		return err
 	}
 	raw = toCRLF(raw)
-	conn, err := net.Dial("tcp", *addr)
+	// Retry a refused connection for a few seconds: the server may have
+	// been started just before (as in the README's quick start).
+	var conn net.Conn
+	for wait := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		conn, err = net.Dial("tcp", *addr)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(wait) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("connect to LMTP at %s (is petrel serve running?): %w", *addr, err)
 	}
