@@ -134,7 +134,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // reported as delivered only if all succeeded; otherwise the first failure
 // is returned (the sender retries or bounces for everyone).
 func (s *session) Data(r io.Reader) error {
-	statuses := s.s.pipeline.Deliver(context.Background(), s.rcpts, r)
+	statuses := s.s.pipeline.Deliver(context.Background(), s.rcpts, dataReader{r})
 	for _, st := range statuses {
 		if st != nil {
 			return toSMTP(st)
@@ -146,11 +146,23 @@ func (s *session) Data(r io.Reader) error {
 // LMTPData is LMTP's DATA: RFC 2033 section 4.2, one reply per recipient
 // that was accepted at RCPT, in RCPT order.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	statuses := s.s.pipeline.Deliver(context.Background(), s.rcpts, r)
+	statuses := s.s.pipeline.Deliver(context.Background(), s.rcpts, dataReader{r})
 	for i, rc := range s.rcpts {
 		status.SetStatus(rc.Address, toSMTP(statuses[i]))
 	}
 	return nil
+}
+
+// dataReader reports go-smtp's own size-limit error as delivery's, so that
+// the pipeline answers 552 5.3.4 whichever limit is reached first.
+type dataReader struct{ r io.Reader }
+
+func (d dataReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err == smtp.ErrDataTooLarge {
+		err = delivery.ErrTooLarge
+	}
+	return n, err
 }
 
 func (s *session) Reset()        { s.rcpts = s.rcpts[:0] }
