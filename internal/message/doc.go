@@ -8,8 +8,10 @@
 //   - the byte offsets of every MIME part (header start, body start, end),
 //     so that BODY[1.2.HEADER], BODY[1.2] and friends are simple slices of the
 //     stored message,
-//   - the raw top-level header block (capped at MaxStoredHeader), so that
-//     BODY[HEADER] and BODY[HEADER.FIELDS (...)] do not need the message file,
+//   - the raw lines of the top-level header fields clients list folders
+//     with (CachedFields, capped at MaxStoredHeader), so that
+//     BODY[HEADER.FIELDS (...)] of those fields does not need the message
+//     file; the whole header is a byte range of the file,
 //   - a short text preview (RFC 8970).
 //
 // It also owns the compact, versioned binary encoding of that metadata

@@ -26,11 +26,13 @@ type Meta struct {
 	Envelope Envelope
 	// Structure is the root part: the whole message.
 	Structure *Part
-	// Header is the raw top-level header block, including the empty line
-	// that ends it, capped at MaxStoredHeader bytes; nil when empty.
+	// Header holds the raw lines of the top-level header fields named in
+	// CachedFields, in their order, capped at MaxStoredHeader bytes; nil
+	// when there are none. The whole header block is always
+	// raw[Structure.HeaderStart:Structure.BodyStart].
 	Header []byte
-	// HeaderTruncated tells that Header was capped: the full header block
-	// is raw[Structure.HeaderStart:Structure.BodyStart].
+	// HeaderTruncated tells that Header was capped and lacks some of the
+	// cached fields: read them from the message.
 	HeaderTruncated bool
 	// Preview is the RFC 8970 preview: up to MaxPreview characters of
 	// decoded text with whitespace collapsed, always valid UTF-8.
@@ -177,12 +179,7 @@ func parse(raw []byte) *Meta {
 	p := parser{raw: raw}
 	m := &Meta{Size: int64(len(raw))}
 	m.Structure = p.parsePart(0, len(raw), 0, false, &m.Envelope)
-	hb := raw[:m.Structure.BodyStart]
-	if len(hb) > MaxStoredHeader {
-		hb = hb[:MaxStoredHeader]
-		m.HeaderTruncated = true
-	}
-	m.Header = cloneBytes(hb)
+	m.Header, m.HeaderTruncated = cachedHeader(raw[:m.Structure.BodyStart])
 	m.Preview = buildPreview(raw, m.Structure)
 	return m
 }

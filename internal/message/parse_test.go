@@ -93,7 +93,8 @@ func fixtureTests() []fixtureTest {
 				eq(t, "in-reply-to", e.InReplyTo, []byte(nil))
 				eq(t, "message-id", e.MessageID, bs("<B27397-0100000@example.org>"))
 				eq(t, "params", m.Structure.Params, []Param{{"CHARSET", "US-ASCII"}})
-				eq(t, "header", m.Header, raw[:296])
+				// Return-Path is not a cached field; the rest are.
+				eq(t, "header", m.Header, raw[len("Return-Path: <alice@example.org>\r\n"):294])
 				eq(t, "truncated", m.HeaderTruncated, false)
 			},
 		},
@@ -293,8 +294,8 @@ func fixtureTests() []fixtureTest {
 			parts:   []wantPart{{"", "text/plain", "-", "the body\r\n", 1}},
 			preview: "the body",
 			check: func(t *testing.T, raw []byte, m *Meta) {
-				eq(t, "truncated", m.HeaderTruncated, true)
-				eq(t, "header", m.Header, raw[:MaxStoredHeader])
+				eq(t, "truncated", m.HeaderTruncated, false)
+				eq(t, "header", m.Header, bs("Subject: first\r\nFrom: last@example.org\r\nSubject: second\r\n"))
 				eq(t, "subject", m.Envelope.Subject, bs("first"))
 				eq(t, "from", m.Envelope.From, []Address{addr("NIL", "NIL", "last", "example.org")})
 			},
@@ -640,12 +641,8 @@ func checkInvariants(t testing.TB, raw []byte, m *Meta) {
 	if n > MaxParts*2 {
 		t.Fatalf("%d parts", n)
 	}
-	hdr := raw[:m.Structure.BodyStart]
-	if len(hdr) > MaxStoredHeader {
-		hdr = hdr[:MaxStoredHeader]
-	}
-	if !bytes.Equal(m.Header, hdr) || (m.Header == nil) != (len(hdr) == 0) {
-		t.Fatalf("header block mismatch")
+	if len(m.Header) > MaxStoredHeader || !isSubsequenceOfLines(m.Header, raw[:m.Structure.BodyStart]) {
+		t.Fatalf("cached header lines are not lines of the header block")
 	}
 	if len([]rune(m.Preview)) > MaxPreview {
 		t.Fatalf("preview too long")
@@ -657,5 +654,44 @@ func checkInvariants(t testing.TB, raw []byte, m *Meta) {
 	}
 	if !reflect.DeepEqual(m, m2) {
 		t.Fatalf("round trip differs:\n%#v\n%#v", m, m2)
+	}
+}
+
+// isSubsequenceOfLines reports whether every line of sub appears in block,
+// in the same order.
+func isSubsequenceOfLines(sub, block []byte) bool {
+	lines := bytes.SplitAfter(block, []byte("\n"))
+	i := 0
+	for _, l := range bytes.SplitAfter(sub, []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		for i < len(lines) && !bytes.Equal(lines[i], l) {
+			i++
+		}
+		if i == len(lines) {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
+func TestCachedHeaderCap(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("Received: from a by b\r\n\tfolded\r\nSubject: s\r\n")
+	for b.Len() < MaxStoredHeader+1000 {
+		b.WriteString("To: someone-with-a-long-address@example.org\r\n")
+	}
+	b.WriteString("From: late@example.org\r\n\r\nbody\r\n")
+	m := Parse(b.Bytes())
+	if !m.HeaderTruncated || len(m.Header) > MaxStoredHeader || !bytes.HasPrefix(m.Header, []byte("Subject: s\r\nTo: ")) {
+		t.Fatalf("truncated=%v len=%d prefix=%q", m.HeaderTruncated, len(m.Header), m.Header[:20])
+	}
+	if bytes.Contains(m.Header, []byte("Received")) || bytes.Contains(m.Header, []byte("folded")) {
+		t.Fatal("an uncached field (and its continuation) was kept")
+	}
+	if !IsCachedField("message-id") || IsCachedField("Received") {
+		t.Fatal("IsCachedField")
 	}
 }
