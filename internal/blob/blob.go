@@ -272,7 +272,11 @@ func (sp *Spooled) Bytes() ([]byte, error) {
 func (sp *Spooled) Commit() (created bool, err error) {
 	final := sp.s.Path(sp.Hash)
 	if _, err := os.Stat(final); err == nil {
-		return false, nil // single-instance: the same bytes are already stored
+		// Single-instance: the same bytes are already stored. The file's
+		// data was fsynced before it got its name, but the delivery that
+		// named it may not have fsynced the folder yet: do it, so that the
+		// reference about to be committed never outlives the name.
+		return false, syncDir(filepath.Dir(final))
 	}
 	if err := sp.f.Sync(); err != nil {
 		return false, err

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -120,13 +121,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		MaxMessageSize: int64(cfg.MaxMessageSize), DiskReserve: int64(cfg.DiskReserve), DataDir: cfg.DataDir,
 	}, log.With("part", "delivery"))
 
-	type closer interface{ Close() error }
+	// A stopper stops a listener, cleanly within the context's time.
+	type stopper func(context.Context) error
 	var (
 		wg       sync.WaitGroup
-		closers  []closer
+		stoppers []stopper
 		serveErr = make(chan error, 4)
 	)
-	listen := func(name, addr string, serve func(net.Listener) error, c closer) error {
+	listen := func(name, addr string, serve func(net.Listener) error, stop stopper) error {
 		if addr == "" {
 			return nil
 		}
@@ -135,7 +137,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return fmt.Errorf("%s listener: %w", name, err)
 		}
 		log.Info("listening", "protocol", name, "addr", l.Addr().String())
-		closers = append(closers, c)
+		stoppers = append(stoppers, stop)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -146,19 +148,29 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return nil
 	}
 	stopAll := func() {
-		for _, c := range closers {
-			c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var swg sync.WaitGroup
+		for _, stop := range stoppers {
+			swg.Add(1)
+			go func() {
+				defer swg.Done()
+				if err := stop(ctx); err != nil {
+					log.Warn("listener did not stop cleanly", "err", err)
+				}
+			}()
 		}
+		swg.Wait()
 		wg.Wait()
 	}
 
 	lmtp := smtpd.New(smtpd.Config{Hostname: cfg.Hostname, LMTP: true}, pipeline, log.With("part", "lmtp"))
-	if err := listen("lmtp", cfg.LMTPAddr, lmtp.Serve, lmtp); err != nil {
+	if err := listen("lmtp", cfg.LMTPAddr, lmtp.Serve, lmtp.Stop); err != nil {
 		stopAll()
 		return err
 	}
 	smtp := smtpd.New(smtpd.Config{Hostname: cfg.Hostname}, pipeline, log.With("part", "smtp"))
-	if err := listen("smtp", cfg.SMTPAddr, smtp.Serve, smtp); err != nil {
+	if err := listen("smtp", cfg.SMTPAddr, smtp.Serve, smtp.Stop); err != nil {
 		stopAll()
 		return err
 	}
@@ -168,7 +180,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 		return nil
-	}, httpSrv); err != nil {
+	}, httpSrv.Shutdown); err != nil {
 		stopAll()
 		return err
 	}
@@ -224,6 +236,10 @@ func collect(ctx context.Context, st *store.Store, log *slog.Logger) {
 func httpHandler(data *Data) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.Handler())
+	// Profiles for diagnosing a running server; the HTTP listener is on
+	// loopback by default.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		type shardState struct {
 			Shard int   `json:"shard"`

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -36,6 +37,9 @@ type Server struct {
 	srv      *smtp.Server
 	pipeline *delivery.Pipeline
 	log      *slog.Logger
+	// draining is set by Stop: new transactions get 421, those under way
+	// finish and are answered.
+	draining atomic.Bool
 }
 
 // New makes a listener that delivers through p.
@@ -44,7 +48,9 @@ func New(cfg Config, p *delivery.Pipeline, log *slog.Logger) *Server {
 	srv := smtp.NewServer(backend{s})
 	srv.LMTP = cfg.LMTP
 	srv.Domain = cfg.Hostname
-	srv.MaxMessageBytes = p.Config().MaxMessageSize
+	// go-smtp refuses a message of exactly MaxMessageBytes; the limit is
+	// "the largest message accepted", so the pipeline's own check decides.
+	srv.MaxMessageBytes = p.Config().MaxMessageSize + 1
 	// go-smtp applies its line limit to message data too. Messages with
 	// lines longer than RFC 5322's 998 octets are common and must be
 	// stored byte-exact, so the limit is set above the message size limit:
@@ -73,8 +79,22 @@ func (s *Server) Serve(l net.Listener) error {
 // Close stops accepting and closes open connections.
 func (s *Server) Close() error { return s.srv.Close() }
 
-// Shutdown stops accepting and waits for open transactions to finish.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// Stop stops cleanly: it stops accepting connections, answers new
+// transactions with 421 4.3.2 (RFC 5321 section 3.8: the client tries again
+// later), lets the transactions under way finish and be answered, and
+// closes whatever is still open when ctx ends. A delivery that is committed
+// is therefore always answered, and the sender does not send it twice.
+func (s *Server) Stop(ctx context.Context) error {
+	s.draining.Store(true)
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
 
 type slogAdapter struct{ log *slog.Logger }
 
@@ -111,7 +131,12 @@ func toSMTP(err error) error {
 	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary local error"}
 }
 
+var errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down, try again later"}
+
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.s.draining.Load() {
+		return errShuttingDown
+	}
 	// RFC 1870 section 6: a declared SIZE over the limit is refused at once.
 	if opts != nil && opts.Size > 0 && opts.Size > s.s.pipeline.Config().MaxMessageSize {
 		return toSMTP(delivery.ErrTooLarge)
