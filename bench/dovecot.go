@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/template"
+)
+
+// dovecotTarget runs a throw-away Dovecot instance from Debian's packages
+// (dovecot-core, dovecot-imapd, dovecot-lmtpd): its own config file, base_dir,
+// state_dir and log in a temp dir, listeners on 127.0.0.1 only, passwd-file
+// users, maildir storage, Dovecot's default fsync settings. It never reads
+// /etc/dovecot and never talks to a system instance.
+//
+// passwd-file refuses UID 0 for mail users, so mail is stored as a dedicated
+// system user (mailUser), created on first use.
+type dovecotTarget struct {
+	root       string
+	nUsers     int
+	install    bool
+	dovecotBin string
+	doveconf   string
+	version    string
+	uid, gid   int
+	fsync      string // effective mail_fsync, from doveconf
+
+	dir      string
+	mailDir  string
+	lmtpAddr string
+	imapAddr string
+	proc     *process
+}
+
+const mailUser = "petrelbench"
+
+var dovecotPackages = []string{"dovecot-core", "dovecot-imapd", "dovecot-lmtpd"}
+
+func newDovecot(root string, nUsers int, install bool) *dovecotTarget {
+	return &dovecotTarget{root: root, nUsers: nUsers, install: install}
+}
+
+func (t *dovecotTarget) Name() string              { return "Dovecot" }
+func (t *dovecotTarget) LMTPAddr() string          { return t.lmtpAddr }
+func (t *dovecotTarget) IMAPAddr() string          { return t.imapAddr }
+func (t *dovecotTarget) Users() []string           { return makeUsers(t.nUsers) }
+func (t *dovecotTarget) Version() string           { return t.version }
+func (t *dovecotTarget) DataDir() string           { return t.mailDir }
+func (t *dovecotTarget) Pgid() int                 { return t.proc.pgid() }
+func (t *dovecotTarget) Stop() error               { return t.proc.stop() }
+func (t *dovecotTarget) DiskUsage() (int64, error) { return diskUsage(t.mailDir) }
+func (t *dovecotTarget) Setup() string {
+	fs := t.fsync
+	if fs == "" {
+		fs = "optimized"
+	}
+	return fmt.Sprintf("maildir (`mail_location = maildir:~/Maildir`), `mail_fsync = %s` "+
+		"(Dovecot's default, not overridden; value read back with `doveconf`), passwd-file passdb/userdb, "+
+		"own config/base_dir/state_dir in a temp dir, mail stored as system user `%s`; "+
+		"disk usage counts the maildirs with their Dovecot index files", fs, mailUser)
+}
+
+func (t *dovecotTarget) Prepare(ctx context.Context) error {
+	if os.Geteuid() != 0 {
+		return &skipError{"the Dovecot peer needs root (run the harness as root)"}
+	}
+	missing := dovecotMissing()
+	if len(missing) > 0 {
+		if !t.install {
+			return &skipError{fmt.Sprintf("not installed (%s); rerun as root with --install-peers, or apt-get install -y %s",
+				strings.Join(missing, ", "), strings.Join(dovecotPackages, " "))}
+		}
+		if err := installDovecot(ctx); err != nil {
+			return err
+		}
+		if m := dovecotMissing(); len(m) > 0 {
+			return fmt.Errorf("still missing after apt-get install: %s", strings.Join(m, ", "))
+		}
+	}
+	t.dovecotBin, _ = exec.LookPath("dovecot")
+	t.doveconf, _ = exec.LookPath("doveconf")
+	out, err := runQuiet(ctx, "/", nil, t.dovecotBin, "--version")
+	if err != nil {
+		return err
+	}
+	t.version = strings.TrimSpace(out)
+	uid, gid, err := ensureMailUser(ctx)
+	if err != nil {
+		return err
+	}
+	t.uid, t.gid = uid, gid
+	return nil
+}
+
+func dovecotMissing() []string {
+	var missing []string
+	if _, err := exec.LookPath("dovecot"); err != nil {
+		missing = append(missing, "dovecot")
+	}
+	if _, err := exec.LookPath("doveconf"); err != nil {
+		missing = append(missing, "doveconf")
+	}
+	for _, f := range []string{"/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/imap"} {
+		if _, err := os.Stat(f); err != nil {
+			missing = append(missing, f)
+		}
+	}
+	return missing
+}
+
+// installDovecot installs the packages and stops the system instance if the
+// package started one (the bench instance never uses it, but it would
+// compete for CPU and disk).
+func installDovecot(ctx context.Context) error {
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	fmt.Fprintf(os.Stderr, "bench: apt-get install -y %s\n", strings.Join(dovecotPackages, " "))
+	if _, err := runQuiet(ctx, "/", env, "apt-get", append([]string{"install", "-y"}, dovecotPackages...)...); err != nil {
+		// The package lists may be missing on a fresh machine.
+		if _, uerr := runQuiet(ctx, "/", env, "apt-get", "update"); uerr != nil {
+			return fmt.Errorf("%v; apt-get update: %v", err, uerr)
+		}
+		if _, err := runQuiet(ctx, "/", env, "apt-get", append([]string{"install", "-y"}, dovecotPackages...)...); err != nil {
+			return err
+		}
+	}
+	if b, err := os.ReadFile("/run/dovecot/master.pid"); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && syscall.Kill(pid, 0) == nil {
+			fmt.Fprintln(os.Stderr, "bench: stopping and disabling the system Dovecot that the package started")
+			_, _ = runQuiet(ctx, "/", nil, "systemctl", "disable", "--now", "dovecot")
+			_, _ = runQuiet(ctx, "/", nil, "doveadm", "stop")
+		}
+	}
+	return nil
+}
+
+// ensureMailUser returns the uid/gid of mailUser, creating it as a system
+// user without home or login shell if needed.
+func ensureMailUser(ctx context.Context) (int, int, error) {
+	u, err := user.Lookup(mailUser)
+	if err != nil {
+		if _, err := runQuiet(ctx, "/", nil, "useradd", "--system", "--user-group",
+			"--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", mailUser); err != nil {
+			return 0, 0, fmt.Errorf("creating mail user %s: %w", mailUser, err)
+		}
+		if u, err = user.Lookup(mailUser); err != nil {
+			return 0, 0, err
+		}
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("mail user %s: bad uid/gid %q/%q", mailUser, u.Uid, u.Gid)
+	}
+	return uid, gid, nil
+}
+
+var dovecotConf = template.Must(template.New("conf").Parse(`# Throw-away Dovecot instance for the Petrel benchmark. Not /etc/dovecot.
+base_dir = {{.Dir}}/run
+state_dir = {{.Dir}}/state
+instance_name = petrel-bench-{{.LMTPPort}}
+log_path = {{.Dir}}/dovecot.log
+info_log_path = {{.Dir}}/dovecot.log
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = maildir:~/Maildir
+# mail_fsync is left at Dovecot's default (optimized).
+
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN {{.Dir}}/users
+}
+userdb {
+  driver = passwd-file
+  args = {{.Dir}}/users
+}
+
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = {{.LMTPPort}}
+  }
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = {{.IMAPPort}}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+`))
+
+func (t *dovecotTarget) Start(ctx context.Context) error {
+	if t.dir != "" {
+		_ = os.RemoveAll(t.dir) // previous run's data, already measured
+	}
+	dir, err := os.MkdirTemp(t.root, "dovecot-")
+	if err != nil {
+		return err
+	}
+	t.dir = dir
+	t.mailDir = filepath.Join(dir, "mail")
+	// The mail user must be able to reach its maildirs.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(t.mailDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chown(t.mailDir, t.uid, t.gid); err != nil {
+		return err
+	}
+	var users strings.Builder
+	for _, u := range t.Users() {
+		fmt.Fprintf(&users, "%s:{PLAIN}%s:%d:%d::%s::\n", u, benchPassword, t.uid, t.gid, filepath.Join(t.mailDir, u))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(users.String()), 0o644); err != nil {
+		return err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	t.lmtpAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	t.imapAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
+	conf := filepath.Join(dir, "dovecot.conf")
+	f, err := os.Create(conf)
+	if err != nil {
+		return err
+	}
+	err = dovecotConf.Execute(f, map[string]any{"Dir": dir, "LMTPPort": ports[0], "IMAPPort": ports[1]})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if out, err := runQuiet(ctx, dir, nil, t.doveconf, "-c", conf, "-h", "mail_fsync"); err == nil {
+		t.fsync = strings.TrimSpace(out)
+	} else {
+		return fmt.Errorf("config check: %w", err)
+	}
+	p, err := startProcess("dovecot", filepath.Join(dir, "dovecot.log"), dir, nil, t.dovecotBin, "-c", conf, "-F")
+	if err != nil {
+		return err
+	}
+	t.proc = p
+	if err := waitLMTP(ctx, p, t.lmtpAddr, startTimeout); err != nil {
+		_ = p.stop()
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// petrelTarget runs the petrel binary built from this module:
+//
+//	petrel domain add bench.test --data DIR
+//	petrel user add userN@bench.test --password secret --data DIR
+//	petrel serve --data DIR --lmtp-addr ... --imap-addr ... --http-addr ... --smtp-addr ...
+type petrelTarget struct {
+	repo    string // module root
+	root    string // harness temp root
+	nUsers  int
+	bin     string
+	version string
+	hasIMAP bool // serve accepts --imap-addr
+
+	dataDir  string
+	lmtpAddr string
+	imapAddr string
+	proc     *process
+}
+
+func newPetrel(repo, root string, nUsers int) *petrelTarget {
+	return &petrelTarget{repo: repo, root: root, nUsers: nUsers}
+}
+
+func (t *petrelTarget) Name() string              { return "Petrel" }
+func (t *petrelTarget) LMTPAddr() string          { return t.lmtpAddr }
+func (t *petrelTarget) IMAPAddr() string          { return t.imapAddr }
+func (t *petrelTarget) Users() []string           { return makeUsers(t.nUsers) }
+func (t *petrelTarget) Version() string           { return t.version }
+func (t *petrelTarget) DataDir() string           { return t.dataDir }
+func (t *petrelTarget) Pgid() int                 { return t.proc.pgid() }
+func (t *petrelTarget) Stop() error               { return t.proc.stop() }
+func (t *petrelTarget) DiskUsage() (int64, error) { return diskUsage(t.dataDir) }
+
+// Prepare builds the binary once.
+func (t *petrelTarget) Prepare(ctx context.Context) error {
+	t.bin = filepath.Join(t.root, "petrel")
+	if _, err := runQuiet(ctx, t.repo, nil, goBinary(), "build", "-o", t.bin, "./cmd/petrel"); err != nil {
+		return fmt.Errorf("building petrel: %w", err)
+	}
+	t.version = gitVersion(ctx, t.repo)
+	// The IMAP listener is in the contract but may not exist yet; LMTP
+	// does not need it, so only pass --imap-addr when serve knows it.
+	help, _ := runQuiet(ctx, t.root, nil, t.bin, "serve", "-h")
+	t.hasIMAP = strings.Contains(help, "imap-addr")
+	return nil
+}
+
+func (t *petrelTarget) Setup() string {
+	s := "default settings, fresh `--data` folder per run, all listeners on 127.0.0.1"
+	if !t.hasIMAP {
+		s += " (this build's `petrel serve` has no `--imap-addr`, so no IMAP listener was started)"
+	}
+	return s
+}
+
+func (t *petrelTarget) Start(ctx context.Context) error {
+	if t.dataDir != "" {
+		_ = os.RemoveAll(t.dataDir) // previous run's data, already measured
+	}
+	dir, err := os.MkdirTemp(t.root, "petrel-data-")
+	if err != nil {
+		return err
+	}
+	t.dataDir = dir
+	if _, err := runQuiet(ctx, t.root, nil, t.bin, "domain", "add", benchDomain, "--data", dir); err != nil {
+		return err
+	}
+	for _, u := range t.Users() {
+		if _, err := runQuiet(ctx, t.root, nil, t.bin, "user", "add", u, "--password", benchPassword, "--data", dir); err != nil {
+			return err
+		}
+	}
+	ports, err := freePorts(4)
+	if err != nil {
+		return err
+	}
+	addr := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
+	t.lmtpAddr, t.imapAddr = addr(ports[0]), addr(ports[1])
+	logPath := dir + ".log"
+	args := []string{"serve", "--data", dir, "--lmtp-addr", t.lmtpAddr,
+		"--http-addr", addr(ports[2]), "--smtp-addr", addr(ports[3])}
+	if t.hasIMAP {
+		args = append(args, "--imap-addr", t.imapAddr)
+	} else {
+		t.imapAddr = ""
+	}
+	p, err := startProcess("petrel", logPath, t.root, nil, t.bin, args...)
+	if err != nil {
+		return err
+	}
+	t.proc = p
+	if err := waitLMTP(ctx, p, t.lmtpAddr, startTimeout); err != nil {
+		_ = p.stop()
+		return err
+	}
+	return nil
+}
+
+func goBinary() string {
+	if p := filepath.Join(os.Getenv("GOROOT"), "bin", "go"); os.Getenv("GOROOT") != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "go"
+}
+
+// gitVersion describes the working tree the binary was built from.
+func gitVersion(ctx context.Context, repo string) string {
+	rev, err := runQuiet(ctx, repo, nil, "git", "rev-parse", "--short=12", "HEAD")
+	if err != nil {
+		rev = "working tree (no commit yet)"
+	}
+	v := "git " + strings.TrimSpace(rev)
+	if st, err := runQuiet(ctx, repo, nil, "git", "status", "--porcelain", "--untracked-files=no", "--", "."); err == nil && strings.TrimSpace(st) != "" {
+		v += " + uncommitted changes"
+	}
+	return v
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// target is one mail server under test. Start brings up a fresh instance
+// with a fresh, empty data folder holding Users(); Stop shuts it down (it is
+// safe to call more than once); DiskUsage measures the data folder of the
+// last instance (it is called after Stop).
+type target interface {
+	Name() string
+	Start(ctx context.Context) error
+	Stop() error
+	LMTPAddr() string
+	Users() []string
+	DiskUsage() (int64, error)
+	Version() string
+}
+
+// preparer is implemented by targets that need one-time work before the
+// first Start (building a binary, checking an installation). A Prepare error
+// of type skipError means the target is not available on this machine.
+type preparer interface {
+	Prepare(ctx context.Context) error
+}
+
+// describer is implemented by targets that can say how they were set up,
+// for the report.
+type describer interface {
+	Setup() string
+}
+
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string { return "skipped: " + e.reason }
+
+func isSkip(err error) bool {
+	var s *skipError
+	return errors.As(err, &s)
+}
+
+const (
+	benchDomain   = "bench.test"
+	benchPassword = "secret"
+	benchSender   = "bench-sender@sender.test"
+	stopTimeout   = 10 * time.Second
+	startTimeout  = 60 * time.Second
+)
+
+func makeUsers(n int) []string {
+	users := make([]string, n)
+	for i := range users {
+		users[i] = fmt.Sprintf("user%d@%s", i+1, benchDomain)
+	}
+	return users
+}
+
+// freePorts asks the kernel for n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	// Hold all listeners open until every port is chosen so they differ.
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// process is a server child process in its own process group, so that a
+// terminal's Ctrl-C reaches only the harness, which then stops it in order,
+// and so that a SIGKILL fallback takes its helpers with it.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	waitErr error
+	once    sync.Once
+	stopErr error
+}
+
+func startProcess(name, logPath, dir string, env []string, bin string, args ...string) (*process, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	// Pdeathsig: if the harness dies without cleaning up (SIGKILL), the
+	// server still gets a SIGTERM.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM, waits up to stopTimeout, then SIGKILLs the whole
+// process group.
+func (p *process) stop() error {
+	if p == nil {
+		return nil
+	}
+	p.once.Do(func() {
+		pid := p.cmd.Process.Pid
+		if !p.exited() {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(stopTimeout):
+				p.stopErr = fmt.Errorf("%s did not exit %s after SIGTERM; sent SIGKILL", p.name, stopTimeout)
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+				<-p.done
+			}
+		}
+		// Leftover helpers in the group (if any) go too.
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	})
+	return p.stopErr
+}
+
+// pgid is the process group of the server (its pid), 0 if not running.
+func (p *process) pgid() int {
+	if p == nil || p.exited() {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// logTail returns the last n lines of the process log, for error messages.
+func logTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "\n  | " + strings.Join(lines, "\n  | ")
+}
+
+// waitLMTP waits until addr accepts a connection and sends a 220 greeting,
+// or the process exits, or the timeout/context ends.
+func waitLMTP(ctx context.Context, p *process, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if p.exited() {
+			return fmt.Errorf("%s exited before LMTP was ready (%v)%s", p.name, p.waitErr, logTail(p.logPath, 15))
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			line, rerr := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if rerr == nil && strings.HasPrefix(line, "220") {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: LMTP on %s not ready after %s%s", p.name, addr, timeout, logTail(p.logPath, 15))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// diskUsage is `du -s`: allocated blocks of every file and directory under
+// dir, counting each hard-linked inode once (Dovecot hard-links one file
+// into every recipient's maildir).
+func diskUsage(dir string) (int64, error) {
+	type key struct{ dev, ino uint64 }
+	seen := map[key]bool{}
+	var total int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			total += info.Size()
+			return nil
+		}
+		k := key{uint64(st.Dev), st.Ino}
+		if seen[k] {
+			return nil
+		}
+		seen[k] = true
+		total += st.Blocks * 512
+		return nil
+	})
+	return total, err
+}
+
+// runQuiet runs a short command and returns its combined output, with the
+// output in the error.
+func runQuiet(ctx context.Context, dir string, env []string, bin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
