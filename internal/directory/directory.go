@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/sqlite"
@@ -87,6 +88,9 @@ type NewUser struct {
 type Directory struct {
 	db     *sqlite.DB
 	shards int
+
+	prepMu    sync.Mutex
+	byAddress *sql.Stmt
 }
 
 var migrations = []string{`
@@ -143,7 +147,12 @@ func Open(ctx context.Context, path string, shards int) (*Directory, error) {
 }
 
 // Close closes the database.
-func (d *Directory) Close() error { return d.db.Close() }
+func (d *Directory) Close() error {
+	if d.byAddress != nil {
+		d.byAddress.Close()
+	}
+	return d.db.Close()
+}
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))

@@ -154,21 +154,41 @@ func (d *Directory) UserByID(ctx context.Context, id int64) (User, error) {
 
 // User returns the account that an address (primary or extra, in the
 // domain or one of its aliases) belongs to. Unlike Resolve it does not
-// strip subaddresses.
+// strip subaddresses. It is on the path of every RCPT and login: one
+// prepared query.
 func (d *Directory) User(ctx context.Context, address string) (User, error) {
 	local, domain, err := NormalizeAddress(address)
 	if err != nil {
 		return User{}, err
 	}
-	domain, err = d.canonicalDomain(ctx, domain)
+	stmt, err := d.userByAddressStmt(ctx)
 	if err != nil {
 		return User{}, err
 	}
-	u, err := scanUser(d.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM addresses x JOIN users u ON u.id = x.user_id WHERE x.address=?`, local+"@"+domain))
+	u, err := scanUser(stmt.QueryRowContext(ctx, local+"@"+domain, local, domain))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("account %s: %w", address, ErrNotFound)
 	}
 	return u, err
+}
+
+// userByAddressStmt prepares, once, the lookup of an address in its domain
+// or through a domain alias.
+func (d *Directory) userByAddressStmt(ctx context.Context) (*sql.Stmt, error) {
+	d.prepMu.Lock()
+	defer d.prepMu.Unlock()
+	if d.byAddress == nil {
+		s, err := d.db.Read.PrepareContext(ctx, `SELECT `+userColumns+` FROM addresses x JOIN users u ON u.id = x.user_id WHERE x.address = ?1
+			UNION ALL
+			SELECT `+userColumns+` FROM domain_aliases a JOIN addresses x ON x.address = ?2 || '@' || a.domain JOIN users u ON u.id = x.user_id
+			WHERE a.alias = ?3
+			LIMIT 1`)
+		if err != nil {
+			return nil, err
+		}
+		d.byAddress = s
+	}
+	return d.byAddress, nil
 }
 
 // Resolve finds the account that mail for address is delivered to: the

@@ -91,9 +91,14 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 	if tg.QuotaBytes > 0 && used+body.Size > tg.QuotaBytes {
 		return AppendResult{}, ErrOverQuota
 	}
+	modseq, err := t.ModSeq()
+	if err != nil {
+		return AppendResult{}, err
+	}
 	var folder, uidvalidity, uid int64
-	err = t.queryRow(`UPDATE folders SET uidnext = uidnext + 1 WHERE mailbox_id=? AND name=? RETURNING id, uidvalidity, uidnext - 1`,
-		tg.Mailbox, folderName).Scan(&folder, &uidvalidity, &uid)
+	err = t.queryRow(`UPDATE folders SET uidnext = uidnext + 1, messages = messages + 1, bytes = bytes + ?, highestmodseq = ?
+		WHERE mailbox_id=? AND name=? RETURNING id, uidvalidity, uidnext - 1`,
+		body.Size, modseq, tg.Mailbox, folderName).Scan(&folder, &uidvalidity, &uid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return AppendResult{}, fmt.Errorf("folder %q: %w", folderName, ErrNotFound)
 	}
@@ -103,17 +108,16 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 	if uid > 0xffffffff {
 		return AppendResult{}, fmt.Errorf("%w: folder %q has used every UID", ErrInvalid, folderName)
 	}
-	modseq, err := t.ModSeq()
-	if err != nil {
-		return AppendResult{}, err
-	}
-	var bodyID int64
+	var bodyID, refs int64
 	if err := t.queryRow(`INSERT INTO bodies(hash, size, refs, meta, created) VALUES (?,?,1,?,?)
-		ON CONFLICT(hash) DO UPDATE SET refs = refs + 1 RETURNING id`, body.Hash[:], body.Size, body.Meta, t.unixNow()).Scan(&bodyID); err != nil {
+		ON CONFLICT(hash) DO UPDATE SET refs = refs + 1 RETURNING id, refs`, body.Hash[:], body.Size, body.Meta, t.unixNow()).Scan(&bodyID, &refs); err != nil {
 		return AppendResult{}, err
 	}
-	if _, err := t.exec(`DELETE FROM blob_garbage WHERE hash=?`, body.Hash[:]); err != nil {
-		return AppendResult{}, err
+	if refs == 1 {
+		// A body new to this shard may have been a collection candidate.
+		if _, err := t.exec(`DELETE FROM blob_garbage WHERE hash=?`, body.Hash[:]); err != nil {
+			return AppendResult{}, err
+		}
 	}
 	idate := tg.InternalDate
 	if idate.IsZero() {
@@ -122,9 +126,6 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 	kw := joinKeywords(tg.Keywords)
 	if _, err := t.exec(`INSERT INTO messages(folder_id, uid, body_id, modseq, flags, keywords, internal_date, save_date, size)
 		VALUES (?,?,?,?,?,?,?,?,?)`, folder, uid, bodyID, modseq, int64(tg.Flags), kw, idate.Unix(), t.unixNow(), body.Size); err != nil {
-		return AppendResult{}, err
-	}
-	if _, err := t.exec(`UPDATE folders SET messages=messages+1, bytes=bytes+?, highestmodseq=? WHERE id=?`, body.Size, modseq, folder); err != nil {
 		return AppendResult{}, err
 	}
 	if _, err := t.exec(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+1 WHERE id=?`, body.Size, tg.Mailbox); err != nil {

@@ -230,13 +230,13 @@ func (sh *Shard) commit(batch []*op) {
 			continue
 		}
 		t := &Tx{sh: sh, tx: tx, ctx: ctx}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+		if _, err := t.exec("SAVEPOINT op"); err != nil {
 			results[i] = err
 			continue
 		}
 		err := o.fn(t)
 		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+			if _, rerr := t.exec("ROLLBACK TO op"); rerr != nil {
 				tx.Rollback()
 				fail(fmt.Errorf("store: shard %d: rollback to savepoint: %w", sh.Index, rerr))
 				return
@@ -244,7 +244,7 @@ func (sh *Shard) commit(batch []*op) {
 		} else {
 			ran++
 		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE op"); rerr != nil {
+		if _, rerr := t.exec("RELEASE op"); rerr != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("store: shard %d: release savepoint: %w", sh.Index, rerr))
 			return
