@@ -183,15 +183,26 @@ func (p *Pipeline) Deliver(ctx context.Context, rcpts []Recipient, data io.Reade
 		return statuses
 	}
 
+	// Make the body durable while the shard writers already run the
+	// appends; they commit only after it is (store.Body.Durable).
 	unpin := p.store.Blobs().Pin(sp.Hash)
-	created, err := sp.Commit()
-	if err != nil {
-		unpin()
-		p.log.Error("store message body", "err", err)
-		return all(p.spoolError(err))
+	var created bool
+	var commitErr error
+	durable := make(chan struct{})
+	go func() {
+		defer close(durable)
+		created, commitErr = sp.Commit()
+	}()
+	body.Durable = func() error {
+		<-durable
+		return commitErr
 	}
 	results := p.store.Append(ctx, body, targets)
+	<-durable
 	unpin()
+	if commitErr != nil {
+		p.log.Error("store message body", "err", commitErr)
+	}
 
 	delivered := 0
 	for i := range rcpts {

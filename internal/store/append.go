@@ -48,7 +48,7 @@ func (st *Store) Append(ctx context.Context, body Body, targets []AppendTarget) 
 			continue
 		}
 		res := &results[i]
-		ops[i] = sh.submit(ctx, func(t *Tx) error {
+		ops[i] = sh.submitDurable(ctx, body.Durable, func(t *Tx) error {
 			r, err := t.append(body, tg)
 			if err == nil {
 				*res = r

@@ -572,10 +572,17 @@ func (t *Tx) unrefBody(id int64) error {
 	return err
 }
 
-// Body is a body made durable in the blob store, with its parsed metadata,
-// ready to be referenced by message records.
+// Body is a body in the blob store, with its parsed metadata, ready to be
+// referenced by message records.
 type Body struct {
 	Hash blob.Hash
 	Size int64
 	Meta []byte
+	// Durable, when set, waits until the body is durable in the blob store
+	// and reports whether it failed. The shard writers run the operations
+	// that reference the body meanwhile and call it before they commit, so
+	// that making the file durable overlaps with queueing and SQL work but
+	// no reference ever commits before its body is on disk. Nil means the
+	// body is durable already.
+	Durable func() error
 }

@@ -153,6 +153,9 @@ type op struct {
 	fn   func(*Tx) error
 	done chan error
 	tx   *Tx
+	// durable, if set, must return nil before the transaction holding
+	// this operation commits (see Body.Durable).
+	durable func() error
 }
 
 // write runs fn as one operation in the shard's writer and returns when its
@@ -168,7 +171,13 @@ var ErrClosed = errors.New("store: closed")
 
 // submit queues an operation for the shard's writer.
 func (sh *Shard) submit(ctx context.Context, fn func(*Tx) error) *op {
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return sh.submitDurable(ctx, nil, fn)
+}
+
+// submitDurable queues an operation whose transaction may commit only once
+// durable returns nil.
+func (sh *Shard) submitDurable(ctx context.Context, durable func() error, fn func(*Tx) error) *op {
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), durable: durable}
 	sh.closeMu.RLock()
 	defer sh.closeMu.RUnlock()
 	if sh.closed {
@@ -251,6 +260,19 @@ func (sh *Shard) commit(batch []*op) {
 		}
 		results[i] = err
 		o.tx = t
+	}
+	// Bodies referenced by this transaction must be durable before it
+	// commits. If one cannot be made durable, nothing of the group is
+	// committed or acknowledged: every operation fails and is retried by
+	// its sender.
+	for i, o := range batch {
+		if results[i] == nil && o.durable != nil {
+			if err := o.durable(); err != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("store: shard %d: body not durable: %w", sh.Index, err))
+				return
+			}
+		}
 	}
 	var head int64
 	if ran > 0 {

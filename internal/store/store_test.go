@@ -363,3 +363,39 @@ func TestSweepOrphans(t *testing.T) {
 		t.Fatalf("swept %d (%v)", n, err)
 	}
 }
+
+func TestAppendWaitsForDurableBody(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 1)
+	body := putBody(t, st, "Subject: d\r\n\r\nbody\r\n")
+
+	// The append commits only after Durable returns.
+	release := make(chan struct{})
+	body.Durable = func() error { <-release; return nil }
+	done := make(chan []AppendResult)
+	go func() { done <- st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}}) }()
+	select {
+	case <-done:
+		t.Fatal("append committed before its body was durable")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if n := len(listUIDs(t, mb, inbox(t, mb).ID)); n != 0 {
+		t.Fatalf("%d messages visible before the body was durable", n)
+	}
+	close(release)
+	if res := <-done; res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+
+	// A body that cannot be made durable fails its append, and nothing is
+	// committed.
+	body.Durable = func() error { return errors.New("disk on fire") }
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}})
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "disk on fire") {
+		t.Fatalf("append of a body that is not durable: %v", res[0].Err)
+	}
+	if n := len(listUIDs(t, mb, inbox(t, mb).ID)); n != 1 {
+		t.Fatalf("inbox holds %d messages, want 1", n)
+	}
+}
