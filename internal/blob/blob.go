@@ -187,51 +187,59 @@ func (s *Store) CleanTemp(age time.Duration) (int, error) {
 	return n, nil
 }
 
-// Spooled is a body received into a temporary file and hashed. Bytes gives
-// its content for parsing; Commit makes it durable in the store.
+// Spooled is a received and hashed body: in memory up to 1 MiB, in a
+// temporary file above. Bytes gives its content for parsing; Commit makes it
+// durable in the store.
 type Spooled struct {
 	Hash Hash
 	Size int64
 
 	s    *Store
-	f    *os.File
+	f    *os.File // nil while the body is only in memory
 	mem  []byte
 	mmap []byte
 }
 
-type memWriter struct {
-	buf   []byte
-	limit int
-	over  bool
+// spillWriter keeps what is written in memory up to memLimit, then moves it
+// to a temporary file and writes the rest there.
+type spillWriter struct {
+	sp  *Spooled
+	buf []byte
 }
 
-func (w *memWriter) Write(p []byte) (int, error) {
-	if !w.over {
-		if len(w.buf)+len(p) > w.limit {
-			w.over, w.buf = true, nil
-		} else {
+func (w *spillWriter) Write(p []byte) (int, error) {
+	if w.sp.f == nil {
+		if len(w.buf)+len(p) <= memLimit {
 			w.buf = append(w.buf, p...)
+			return len(p), nil
 		}
+		f, err := os.CreateTemp(w.sp.s.tmp, "in-*")
+		if err != nil {
+			return 0, err
+		}
+		w.sp.f = f
+		if _, err := f.Write(w.buf); err != nil {
+			return 0, err
+		}
+		w.buf = nil
 	}
-	return len(p), nil
+	return w.sp.f.Write(p)
 }
 
-// Spool reads r to its end into a temporary file, hashing it. It fails with
-// ErrTooLarge, leaving nothing behind, if r holds more than limit bytes
-// (limit <= 0: no limit). Call Close on the result in every case.
+// Spool reads r to its end, hashing it; a body over 1 MiB goes to a
+// temporary file as it arrives, so memory stays bounded whatever the size.
+// It fails with ErrTooLarge, leaving nothing behind, if r holds more than
+// limit bytes (limit <= 0: no limit). Call Close on the result in every
+// case.
 func (s *Store) Spool(r io.Reader, limit int64) (*Spooled, error) {
-	f, err := os.CreateTemp(s.tmp, "in-*")
-	if err != nil {
-		return nil, err
-	}
-	sp := &Spooled{s: s, f: f}
+	sp := &Spooled{s: s}
 	h := sha256.New()
-	mem := &memWriter{limit: memLimit, buf: make([]byte, 0, 16<<10)}
+	w := &spillWriter{sp: sp, buf: make([]byte, 0, 16<<10)}
 	var src io.Reader = r
 	if limit > 0 {
 		src = io.LimitReader(r, limit+1)
 	}
-	n, err := io.Copy(io.MultiWriter(f, h, mem), src)
+	n, err := io.Copy(io.MultiWriter(w, h), src)
 	if err == nil && limit > 0 && n > limit {
 		err = ErrTooLarge
 	}
@@ -241,8 +249,8 @@ func (s *Store) Spool(r io.Reader, limit int64) (*Spooled, error) {
 	}
 	sp.Size = n
 	sp.setHash(h)
-	if !mem.over {
-		sp.mem = mem.buf
+	if sp.f == nil {
+		sp.mem = w.buf
 	}
 	return sp, nil
 }
@@ -252,7 +260,7 @@ func (sp *Spooled) setHash(h hash.Hash) { copy(sp.Hash[:], h.Sum(nil)) }
 // Bytes returns the whole body: from memory for small bodies, mapped from
 // the temporary file for large ones. Valid until Close.
 func (sp *Spooled) Bytes() ([]byte, error) {
-	if sp.mem != nil || sp.Size == 0 {
+	if sp.f == nil {
 		return sp.mem, nil
 	}
 	if sp.mmap == nil {
@@ -277,6 +285,18 @@ func (sp *Spooled) Commit() (created bool, err error) {
 		// named it may not have fsynced the folder yet: do it, so that the
 		// reference about to be committed never outlives the name.
 		return false, syncDir(filepath.Dir(final))
+	}
+	if sp.f == nil {
+		// A small body still in memory: write it out now (Commit runs
+		// off the delivery's critical path, beside the SQL work).
+		f, err := os.CreateTemp(sp.s.tmp, "in-*")
+		if err != nil {
+			return false, err
+		}
+		sp.f = f
+		if _, err := f.Write(sp.mem); err != nil {
+			return false, err
+		}
 	}
 	if err := sp.f.Sync(); err != nil {
 		return false, err
