@@ -45,7 +45,7 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	var rcpts, targets string
 	fs.BoolVar(&o.smoke, "smoke", false, "tiny run (50 messages, 1 run, 5 warm-up) that fails on any delivery failure")
-	fs.IntVar(&o.messages, "messages", 0, "timed messages per run (0 = the whole corpus once; 50 with --smoke)")
+	fs.IntVar(&o.messages, "messages", 3000, "timed messages per run (0 = the whole corpus once; 50 with --smoke); 3,000 keeps the full run under 10 minutes")
 	fs.IntVar(&o.warmup, "warmup", 20, "untimed warm-up messages per run (5 with --smoke)")
 	fs.IntVar(&o.runs, "runs", 3, "runs per server and workload, each from a fresh data folder (1 with --smoke)")
 	fs.IntVar(&o.conns, "conns", 4, "concurrent LMTP connections")
