@@ -221,7 +221,7 @@ func TestParseFlagsSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.messages != 50 || o.runs != 1 || o.warmup != 5 || len(o.rcpts) != 2 || len(o.targets) != 2 {
+	if o.messages != 50 || o.runs != 1 || o.warmup != 5 || len(o.rcpts) != 2 || len(o.targets) != 3 {
 		t.Errorf("smoke defaults: %+v", o)
 	}
 	if _, err := parseFlags([]string{"--smoke", "--write", "x.md"}); err == nil {

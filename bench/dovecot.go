@@ -30,6 +30,9 @@ type dovecotTarget struct {
 	version    string
 	uid, gid   int
 	fsync      string // effective mail_fsync, from doveconf
+	// fsyncAlways sets mail_fsync = always: Dovecot then fsyncs folders
+	// and index files too, the durability Petrel gives every delivery.
+	fsyncAlways bool
 
 	dir      string
 	mailDir  string
@@ -42,11 +45,16 @@ const mailUser = "petrelbench"
 
 var dovecotPackages = []string{"dovecot-core", "dovecot-imapd", "dovecot-lmtpd"}
 
-func newDovecot(root string, nUsers int, install bool) *dovecotTarget {
-	return &dovecotTarget{root: root, nUsers: nUsers, install: install}
+func newDovecot(root string, nUsers int, install, fsyncAlways bool) *dovecotTarget {
+	return &dovecotTarget{root: root, nUsers: nUsers, install: install, fsyncAlways: fsyncAlways}
 }
 
-func (t *dovecotTarget) Name() string              { return "Dovecot" }
+func (t *dovecotTarget) Name() string {
+	if t.fsyncAlways {
+		return "Dovecot fsync=always"
+	}
+	return "Dovecot"
+}
 func (t *dovecotTarget) LMTPAddr() string          { return t.lmtpAddr }
 func (t *dovecotTarget) IMAPAddr() string          { return t.imapAddr }
 func (t *dovecotTarget) Users() []string           { return makeUsers(t.nUsers) }
@@ -60,8 +68,12 @@ func (t *dovecotTarget) Setup() string {
 	if fs == "" {
 		fs = "optimized"
 	}
+	how := "Dovecot's default, not overridden"
+	if t.fsyncAlways {
+		how = "set in the config: Dovecot then also fsyncs folders and index files, the durability Petrel gives every delivery"
+	}
 	return fmt.Sprintf("maildir (`mail_location = maildir:~/Maildir`), `mail_fsync = %s` "+
-		"(Dovecot's default, not overridden; value read back with `doveconf`), passwd-file passdb/userdb, "+
+		"("+how+"; value read back with `doveconf`), passwd-file passdb/userdb, "+
 		"own config/base_dir/state_dir in a temp dir, mail stored as system user `%s`; "+
 		"disk usage counts the maildirs with their Dovecot index files", fs, mailUser)
 }
@@ -177,7 +189,7 @@ default_login_user = dovenull
 first_valid_uid = 1
 first_valid_gid = 1
 mail_location = maildir:~/Maildir
-# mail_fsync is left at Dovecot's default (optimized).
+{{if .FsyncAlways}}mail_fsync = always{{else}}# mail_fsync is left at Dovecot's default (optimized).{{end}}
 
 passdb {
   driver = passwd-file
@@ -243,7 +255,7 @@ func (t *dovecotTarget) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = dovecotConf.Execute(f, map[string]any{"Dir": dir, "LMTPPort": ports[0], "IMAPPort": ports[1]})
+	err = dovecotConf.Execute(f, map[string]any{"Dir": dir, "LMTPPort": ports[0], "IMAPPort": ports[1], "FsyncAlways": t.fsyncAlways})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -51,7 +51,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.conns, "conns", 4, "concurrent LMTP connections")
 	fs.IntVar(&o.users, "users", 10, "mail users created on every server")
 	fs.StringVar(&rcpts, "rcpts", "1,5", "comma-separated recipients per message, one workload each")
-	fs.StringVar(&targets, "targets", "petrel,dovecot", "comma-separated servers to run: petrel, dovecot")
+	fs.StringVar(&targets, "targets", "petrel,dovecot,dovecot-fsync", "comma-separated servers to run: petrel, dovecot (default fsync settings), dovecot-fsync (mail_fsync = always: Petrel's durability)")
 	fs.StringVar(&o.cache, "cache", defaultCacheDir(), "cache folder for the corpus tarball")
 	fs.StringVar(&o.repo, "repo", "", "Petrel module root (default: found from the working directory)")
 	fs.StringVar(&o.write, "write", "", "replace the LMTP block of this Markdown file (e.g. docs/benchmarks.md); full mode only")
@@ -91,7 +91,7 @@ func parseFlags(args []string) (*options, error) {
 	}
 	for _, s := range strings.Split(targets, ",") {
 		s = strings.ToLower(strings.TrimSpace(s))
-		if s != "petrel" && s != "dovecot" {
+		if s != "petrel" && s != "dovecot" && s != "dovecot-fsync" {
 			return nil, fmt.Errorf("--targets: unknown server %q", s)
 		}
 		o.targets = append(o.targets, s)
@@ -170,7 +170,9 @@ func run() int {
 		case "petrel":
 			all = append(all, newPetrel(repo, root, o.users))
 		case "dovecot":
-			all = append(all, newDovecot(root, o.users, o.installPeers))
+			all = append(all, newDovecot(root, o.users, o.installPeers, false))
+		case "dovecot-fsync":
+			all = append(all, newDovecot(root, o.users, o.installPeers, true))
 		}
 	}
 

@@ -13,6 +13,7 @@
 package blob
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -58,6 +59,9 @@ type Store struct {
 	// row references it": a delivery holds the read side (Pin), the
 	// collector the write side (Lock) while it checks and deletes.
 	stripes [256]sync.RWMutex
+
+	fanoutMu sync.Mutex
+	fanout   [256]*os.File // open fan-out folders, for fsync
 }
 
 // memLimit is the size up to which a spooled body is also kept in memory for
@@ -194,10 +198,11 @@ type Spooled struct {
 	Hash Hash
 	Size int64
 
-	s    *Store
-	f    *os.File // nil while the body is only in memory
-	mem  []byte
-	mmap []byte
+	s       *Store
+	f       *os.File // nil while the body is only in memory
+	mem     []byte
+	mmap    []byte
+	renamed bool // Commit gave the temporary file its final name
 }
 
 // spillWriter keeps what is written in memory up to memLimit, then moves it
@@ -213,7 +218,7 @@ func (w *spillWriter) Write(p []byte) (int, error) {
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
-		f, err := os.CreateTemp(w.sp.s.tmp, "in-*")
+		f, err := w.sp.s.createTemp()
 		if err != nil {
 			return 0, err
 		}
@@ -284,12 +289,12 @@ func (sp *Spooled) Commit() (created bool, err error) {
 		// data was fsynced before it got its name, but the delivery that
 		// named it may not have fsynced the folder yet: do it, so that the
 		// reference about to be committed never outlives the name.
-		return false, syncDir(filepath.Dir(final))
+		return false, sp.s.syncFanout(sp.Hash)
 	}
 	if sp.f == nil {
 		// A small body still in memory: write it out now (Commit runs
 		// off the delivery's critical path, beside the SQL work).
-		f, err := os.CreateTemp(sp.s.tmp, "in-*")
+		f, err := sp.s.createTemp()
 		if err != nil {
 			return false, err
 		}
@@ -298,17 +303,61 @@ func (sp *Spooled) Commit() (created bool, err error) {
 			return false, err
 		}
 	}
-	if err := sp.f.Sync(); err != nil {
-		return false, err
-	}
-	dir := filepath.Dir(final)
-	if err := os.Chmod(sp.f.Name(), 0o440); err != nil {
+	// fdatasync writes the data and the size (what reading it back needs);
+	// the name is made durable by the folder's fsync below.
+	if err := unix.Fdatasync(int(sp.f.Fd())); err != nil {
 		return false, err
 	}
 	if err := os.Rename(sp.f.Name(), final); err != nil {
 		return false, err
 	}
-	return true, syncDir(dir)
+	sp.renamed = true
+	return true, sp.s.syncFanout(sp.Hash)
+}
+
+// createTemp creates a temporary body file, read-only from the start (the
+// descriptor returned may still write it), so no chmod is needed later.
+func (s *Store) createTemp() (*os.File, error) {
+	var rnd [12]byte
+	for {
+		rand.Read(rnd[:])
+		f, err := os.OpenFile(filepath.Join(s.tmp, "in-"+hex.EncodeToString(rnd[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o440)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+}
+
+// syncFanout fsyncs the fan-out folder of a body, through a descriptor kept
+// open for the life of the store.
+func (s *Store) syncFanout(h Hash) error {
+	s.fanoutMu.Lock()
+	d := s.fanout[h[0]]
+	if d == nil {
+		var err error
+		d, err = os.Open(filepath.Dir(s.Path(h)))
+		if err != nil {
+			s.fanoutMu.Unlock()
+			return err
+		}
+		s.fanout[h[0]] = d
+	}
+	s.fanoutMu.Unlock()
+	return d.Sync()
+}
+
+// Close releases the descriptors the store keeps open.
+func (s *Store) Close() error {
+	s.fanoutMu.Lock()
+	defer s.fanoutMu.Unlock()
+	for i, d := range s.fanout {
+		if d != nil {
+			d.Close()
+			s.fanout[i] = nil
+		}
+	}
+	return nil
 }
 
 // Close releases the temporary file (removing it if Commit did not move it).
@@ -323,6 +372,9 @@ func (sp *Spooled) Close() error {
 	name := sp.f.Name()
 	err := sp.f.Close()
 	sp.f = nil
+	if sp.renamed {
+		return err
+	}
 	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 		err = rerr
 	}

@@ -15,8 +15,17 @@ import (
 	"net/url"
 	"runtime"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
+
+func init() {
+	// Commit with fdatasync(2), as SQLite's own Linux builds do: it writes
+	// the data and the metadata needed to read it back (the size), but not
+	// the timestamps, whose journal commit fsync(2) would wait for at every
+	// transaction. Same durability, much shorter commits on ext4.
+	// Platforms without fdatasync keep fsync.
+	sqlite.Fdatasync(true)
+}
 
 // DB is one SQLite database file opened as a single writer connection and a
 // pool of read connections. In WAL mode readers never block the writer and

@@ -127,6 +127,9 @@ func (st *Store) Close() error {
 			first = err
 		}
 	}
+	if st.blobs != nil {
+		st.blobs.Close()
+	}
 	return first
 }
 
