@@ -12,6 +12,7 @@ import (
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/directory"
 	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/server"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -294,23 +295,34 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-func cmdFolders(ctx context.Context, args []string, out io.Writer) error {
-	c := newCommand("folders")
+// openMailbox parses a command that takes one account address and opens
+// the data folder and that account's mailbox. The caller closes data.
+func (c *command) openMailbox(ctx context.Context, args []string, usage string) (*server.Data, *store.Mailbox, error) {
 	if err := c.parse(args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if len(c.args) != 1 {
-		return usagef("folders ADDRESS")
+		return nil, nil, usagef("%s", usage)
 	}
 	data, _, err := c.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, mb, err := data.Mailbox(ctx, c.args[0])
+	if err != nil {
+		data.Close()
+		return nil, nil, err
+	}
+	return data, mb, nil
+}
+
+func cmdFolders(ctx context.Context, args []string, out io.Writer) error {
+	c := newCommand("folders")
+	data, mb, err := c.openMailbox(ctx, args, "folders ADDRESS")
 	if err != nil {
 		return err
 	}
 	defer data.Close()
-	_, mb, err := data.Mailbox(ctx, c.args[0])
-	if err != nil {
-		return err
-	}
 	folders, err := mb.Folders(ctx)
 	if err != nil {
 		return err
@@ -330,21 +342,11 @@ func cmdFolders(ctx context.Context, args []string, out io.Writer) error {
 func cmdMessages(ctx context.Context, args []string, out io.Writer) error {
 	c := newCommand("messages")
 	folder := c.fs.String("folder", store.Inbox, "folder to list")
-	if err := c.parse(args); err != nil {
-		return err
-	}
-	if len(c.args) != 1 {
-		return usagef("messages ADDRESS [--folder NAME]")
-	}
-	data, _, err := c.open(ctx)
+	data, mb, err := c.openMailbox(ctx, args, "messages ADDRESS [--folder NAME]")
 	if err != nil {
 		return err
 	}
 	defer data.Close()
-	_, mb, err := data.Mailbox(ctx, c.args[0])
-	if err != nil {
-		return err
-	}
 	f, err := mb.Folder(ctx, *folder)
 	if err != nil {
 		return err

@@ -323,14 +323,10 @@ func (d *Directory) AddAddress(ctx context.Context, account, extra string) error
 	if err != nil {
 		return err
 	}
-	local, domain, err := NormalizeAddress(extra)
+	extra, err = d.canonicalAddress(ctx, extra)
 	if err != nil {
 		return err
 	}
-	if domain, err = d.canonicalDomain(ctx, domain); err != nil {
-		return err
-	}
-	extra = local + "@" + domain
 	tx, err := d.db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -353,14 +349,11 @@ func (d *Directory) RemoveAddress(ctx context.Context, account, extra string) er
 	if err != nil {
 		return err
 	}
-	local, domain, err := NormalizeAddress(extra)
+	extra, err = d.canonicalAddress(ctx, extra)
 	if err != nil {
 		return err
 	}
-	if domain, err = d.canonicalDomain(ctx, domain); err != nil {
-		return err
-	}
-	res, err := d.db.Write.ExecContext(ctx, `DELETE FROM addresses WHERE address=? AND user_id=? AND is_primary=0`, local+"@"+domain, u.ID)
+	res, err := d.db.Write.ExecContext(ctx, `DELETE FROM addresses WHERE address=? AND user_id=? AND is_primary=0`, extra, u.ID)
 	if err != nil {
 		return err
 	}
@@ -368,4 +361,17 @@ func (d *Directory) RemoveAddress(ctx context.Context, account, extra string) er
 		return fmt.Errorf("extra address %s of %s: %w", extra, account, ErrNotFound)
 	}
 	return nil
+}
+
+// canonicalAddress normalises an address and spells its domain as the
+// domain's name rather than an alias.
+func (d *Directory) canonicalAddress(ctx context.Context, address string) (string, error) {
+	local, domain, err := NormalizeAddress(address)
+	if err != nil {
+		return "", err
+	}
+	if domain, err = d.canonicalDomain(ctx, domain); err != nil {
+		return "", err
+	}
+	return local + "@" + domain, nil
 }

@@ -11,9 +11,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
+	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -37,7 +39,15 @@ type DB struct {
 	// Read is a pool of read-only connections.
 	Read *sql.DB
 	Path string
+
+	checkpoint *sql.DB
+	stop       chan struct{}
+	stopped    chan struct{}
 }
+
+// checkpointEvery is how often the background checkpointer copies the WAL
+// into the database file.
+const checkpointEvery = 250 * time.Millisecond
 
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
@@ -53,6 +63,11 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// Checkpoints run in the background (see checkpointer), not in
+		// the commit of whichever transaction crosses the WAL threshold:
+		// a checkpoint writes and fsyncs the database file, and doing it
+		// inside a group commit would stall every delivery in the group.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -80,17 +95,51 @@ func Open(ctx context.Context, path string, migrations []string) (*DB, error) {
 	n := 2 * runtime.GOMAXPROCS(0)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{Write: w, Read: r, Path: path}, nil
+	c, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	c.SetMaxOpenConns(1)
+	db := &DB{Write: w, Read: r, Path: path, checkpoint: c, stop: make(chan struct{}), stopped: make(chan struct{})}
+	go db.checkpointer()
+	return db, nil
 }
 
-// Close closes both pools.
+// checkpointer copies committed WAL frames into the database file with
+// PASSIVE checkpoints, which never block the writer or readers, from a
+// connection of its own. When the WAL has grown large (a long-running
+// reader held it back), it restarts it so that it does not grow forever.
+func (db *DB) checkpointer() {
+	defer close(db.stopped)
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		}
+		var busy, logFrames, done int
+		if err := db.checkpoint.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+			continue
+		}
+		if logFrames > 20000 && done == logFrames {
+			db.checkpoint.Exec("PRAGMA wal_checkpoint(RESTART)")
+		}
+	}
+}
+
+// Close stops the checkpointer and closes the pools; the last connection
+// to close checkpoints the WAL completely.
 func (db *DB) Close() error {
+	close(db.stop)
+	<-db.stopped
+	err0 := db.checkpoint.Close()
 	err1 := db.Read.Close()
 	err2 := db.Write.Close()
-	if err1 != nil {
-		return err1
-	}
-	return err2
+	return errors.Join(err0, err1, err2)
 }
 
 func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
