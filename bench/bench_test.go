@@ -205,7 +205,7 @@ func TestDiskUsageCountsHardLinksOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Link(a, filepath.Join(dir, "b")); err != nil {
-		t.Skip("no hard links here:", err)
+		t.Fatal("hard link:", err)
 	}
 	two, err := diskUsage(dir)
 	if err != nil {

@@ -57,7 +57,7 @@ func startFake(t *testing.T, f *fakeLMTP) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Skip("no loopback listener:", err)
+		t.Fatal("loopback listener:", err)
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &fakeSession{f: f}, nil }))
 	srv.LMTP = true
