@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,9 +191,9 @@ func (t *Tx) createFolder(mailbox int64, spec FolderSpec, parents bool) (Folder,
 	return Folder{ID: id, Name: name, SpecialUse: spec.SpecialUse, Subscribed: true, UIDValidity: uint32(uidvalidity), UIDNext: 1, HighestModSeq: modseq}, nil
 }
 
-// RenameFolder renames a folder and its children. Renaming INBOX is refused
-// for now (RFC 9051 section 6.3.6 gives it special semantics: moving its
-// messages to the new folder).
+// RenameFolder renames a folder and its children. Renaming INBOX follows
+// RFC 9051 section 6.3.6: its messages move to a new folder of the given
+// name, INBOX stays (empty), and INBOX's subfolders are unaffected.
 func (m *Mailbox) RenameFolder(ctx context.Context, from, to string) error {
 	from, err := CanonicalFolderName(from)
 	if err != nil {
@@ -202,8 +203,23 @@ func (m *Mailbox) RenameFolder(ctx context.Context, from, to string) error {
 	if err != nil {
 		return err
 	}
-	if from == Inbox {
-		return fmt.Errorf("%w: renaming INBOX is not supported", ErrInvalid)
+	if from == Inbox && to != Inbox {
+		return m.sh.write(ctx, func(t *Tx) error {
+			inbox, err := t.folderID(m.ID, Inbox)
+			if err != nil {
+				return err
+			}
+			dst, err := t.createFolder(m.ID, FolderSpec{Name: to}, true)
+			if err != nil {
+				return err
+			}
+			uids, err := t.folderUIDs(inbox)
+			if err != nil {
+				return err
+			}
+			_, err = t.move(m.ID, inbox, dst.ID, uids)
+			return err
+		})
 	}
 	if to == Inbox || strings.HasPrefix(to, from+Delimiter) {
 		return fmt.Errorf("%w: cannot rename %q to %q", ErrInvalid, from, to)
@@ -494,6 +510,120 @@ func (t *Tx) bumpFolder(folder int64) error {
 	}
 	_, err = t.exec(`UPDATE folders SET highestmodseq=? WHERE id=?`, modseq, folder)
 	return err
+}
+
+// MoveResult pairs a moved message's UID in its old folder with its UID in
+// the new one (what RFC 4315 COPYUID reports).
+type MoveResult struct{ From, To uint32 }
+
+// Move moves messages to another folder of the same mailbox, in UID order
+// (RFC 6851): each gets the next UID of the destination, the source keeps
+// tombstones, and both folders get the operation's MODSEQ. Bodies are not
+// copied: the message rows keep their reference. UIDs no longer present
+// are skipped.
+func (m *Mailbox) Move(ctx context.Context, from, to int64, uids []uint32) ([]MoveResult, error) {
+	var moved []MoveResult
+	err := m.sh.write(ctx, func(t *Tx) error {
+		if err := t.ownFolder(m.ID, to); err != nil {
+			return err
+		}
+		var err error
+		moved, err = t.move(m.ID, from, to, uids)
+		return err
+	})
+	return moved, err
+}
+
+func (t *Tx) folderID(mailbox int64, name string) (int64, error) {
+	var id int64
+	err := t.queryRow(`SELECT id FROM folders WHERE mailbox_id=? AND name=?`, mailbox, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("folder %q: %w", name, ErrNotFound)
+	}
+	return id, err
+}
+
+func (t *Tx) folderUIDs(folder int64) ([]uint32, error) {
+	rows, err := t.query(`SELECT uid FROM messages WHERE folder_id=? ORDER BY uid`, folder)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var uid int64
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		out = append(out, uint32(uid))
+	}
+	return out, rows.Err()
+}
+
+func (t *Tx) move(mailbox, from, to int64, uids []uint32) ([]MoveResult, error) {
+	if err := t.ownFolder(mailbox, from); err != nil {
+		return nil, err
+	}
+	if from == to {
+		return nil, fmt.Errorf("%w: moving messages to the folder they are in", ErrInvalid)
+	}
+	sorted := append([]uint32(nil), uids...)
+	slices.Sort(sorted)
+	modseq, err := t.ModSeq()
+	if err != nil {
+		return nil, err
+	}
+	var moved []MoveResult
+	var bytes int64
+	for _, uid := range slices.Compact(sorted) {
+		var bodyID, flags, idate, sdate, size int64
+		var kw string
+		err := t.queryRow(`SELECT body_id, flags, keywords, internal_date, save_date, size FROM messages WHERE folder_id=? AND uid=?`,
+			from, int64(uid)).Scan(&bodyID, &flags, &kw, &idate, &sdate, &size)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var newUID int64
+		if err := t.queryRow(`UPDATE folders SET uidnext = uidnext + 1 WHERE id=? RETURNING uidnext - 1`, to).Scan(&newUID); err != nil {
+			return nil, err
+		}
+		if newUID > 0xffffffff {
+			return nil, fmt.Errorf("%w: destination folder has used every UID", ErrInvalid)
+		}
+		if _, err := t.exec(`INSERT INTO messages(folder_id, uid, body_id, modseq, flags, keywords, internal_date, save_date, size)
+			VALUES (?,?,?,?,?,?,?,?,?)`, to, newUID, bodyID, modseq, flags, kw, idate, sdate, size); err != nil {
+			return nil, err
+		}
+		if _, err := t.exec(`DELETE FROM messages WHERE folder_id=? AND uid=?`, from, int64(uid)); err != nil {
+			return nil, err
+		}
+		if _, err := t.exec(`INSERT INTO tombstones(folder_id, uid, modseq) VALUES (?,?,?)`, from, int64(uid), modseq); err != nil {
+			return nil, err
+		}
+		if err := t.logChange(Change{Mailbox: mailbox, Folder: from, Kind: ChangeExpunge, UID: uid}); err != nil {
+			return nil, err
+		}
+		if err := t.logChange(Change{Mailbox: mailbox, Folder: to, Kind: ChangeAppend, UID: uint32(newUID), BodyID: bodyID,
+			Flags: Flags(flags), Keywords: splitKeywords(kw)}); err != nil {
+			return nil, err
+		}
+		bytes += size
+		moved = append(moved, MoveResult{From: uid, To: uint32(newUID)})
+	}
+	if len(moved) == 0 {
+		return nil, nil
+	}
+	n := int64(len(moved))
+	if _, err := t.exec(`UPDATE folders SET messages=messages-?, bytes=bytes-?, highestmodseq=? WHERE id=?`, n, bytes, modseq, from); err != nil {
+		return nil, err
+	}
+	if _, err := t.exec(`UPDATE folders SET messages=messages+?, bytes=bytes+?, highestmodseq=? WHERE id=?`, n, bytes, modseq, to); err != nil {
+		return nil, err
+	}
+	return moved, nil
 }
 
 // Expunge removes messages from a folder, leaving tombstones with the

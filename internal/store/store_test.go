@@ -399,3 +399,64 @@ func TestAppendWaitsForDurableBody(t *testing.T) {
 		t.Fatalf("inbox holds %d messages, want 1", n)
 	}
 }
+
+func TestMoveAndRenameInbox(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 1)
+	if _, err := mb.CreateFolder(ctx, FolderSpec{Name: "INBOX/Lists"}); err != nil {
+		t.Fatal(err)
+	}
+	archive, err := mb.Folder(ctx, "Archive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := putBody(t, st, "m")
+	for i := 0; i < 4; i++ {
+		st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1, Flags: Flags(i) & FlagSeen}})
+	}
+	in := inbox(t, mb)
+	// RFC 6851 MOVE: next UIDs of the destination, in source UID order;
+	// tombstones in the source; one MODSEQ for the operation.
+	moved, err := mb.Move(ctx, in.ID, archive.ID, []uint32{3, 1, 99, 1})
+	if err != nil || fmt.Sprint(moved) != "[{1 1} {3 2}]" {
+		t.Fatalf("move = %v, %v", moved, err)
+	}
+	in, archive = inbox(t, mb), mustFolder(t, mb, "Archive")
+	if in.Messages != 2 || archive.Messages != 2 || archive.UIDNext != 3 || in.HighestModSeq != archive.HighestModSeq {
+		t.Fatalf("after move: inbox %+v archive %+v", in, archive)
+	}
+	if _, err := mb.Move(ctx, in.ID, in.ID, []uint32{2}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("move into the same folder: %v", err)
+	}
+	other := newMailbox(t, st, 0, 2)
+	if _, err := other.Move(ctx, in.ID, inbox(t, other).ID, []uint32{2}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("move out of another account's folder: %v", err)
+	}
+
+	// RFC 9051 6.3.6: renaming INBOX moves its messages to the new folder,
+	// leaves INBOX empty and its subfolders where they are.
+	if err := mb.RenameFolder(ctx, "inbox", "Old mail"); err != nil {
+		t.Fatal(err)
+	}
+	old := mustFolder(t, mb, "Old mail")
+	if n := len(listUIDs(t, mb, old.ID)); n != 2 || inbox(t, mb).Messages != 0 {
+		t.Fatalf("old mail holds %d, inbox %d", n, inbox(t, mb).Messages)
+	}
+	mustFolder(t, mb, "INBOX/Lists")
+	if err := mb.RenameFolder(ctx, "INBOX", "Archive"); !errors.Is(err, ErrExists) {
+		t.Fatalf("rename INBOX onto an existing folder: %v", err)
+	}
+	if _, count, _ := mb.Usage(ctx); count != 4 {
+		t.Fatalf("usage counts %d messages after moves, want 4", count)
+	}
+}
+
+func mustFolder(t *testing.T, mb *Mailbox, name string) Folder {
+	t.Helper()
+	f, err := mb.Folder(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
