@@ -534,6 +534,80 @@ func (m *Mailbox) Move(ctx context.Context, from, to int64, uids []uint32) ([]Mo
 	return moved, err
 }
 
+// Copy copies messages to another folder of the same mailbox, in UID order
+// (RFC 9051 section 6.4.7): each gets the next UID of the destination and
+// keeps its flags and internal date; bodies are shared, not copied. The
+// copies count against quotaBytes (0: unlimited): if they do not all fit,
+// none is made (ErrOverQuota). It returns the UID pairs COPYUID reports.
+func (m *Mailbox) Copy(ctx context.Context, from, to int64, uids []uint32, quotaBytes int64) ([]MoveResult, error) {
+	var copied []MoveResult
+	err := m.sh.write(ctx, func(t *Tx) error {
+		copied = copied[:0]
+		if err := t.ownFolder(m.ID, from); err != nil {
+			return err
+		}
+		if err := t.ownFolder(m.ID, to); err != nil {
+			return err
+		}
+		sorted := append([]uint32(nil), uids...)
+		slices.Sort(sorted)
+		modseq, err := t.ModSeq()
+		if err != nil {
+			return err
+		}
+		var bytes int64
+		for _, uid := range slices.Compact(sorted) {
+			var bodyID, flags, idate, size int64
+			var kw string
+			err := t.queryRow(`SELECT body_id, flags, keywords, internal_date, size FROM messages WHERE folder_id=? AND uid=?`,
+				from, int64(uid)).Scan(&bodyID, &flags, &kw, &idate, &size)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			var newUID int64
+			if err := t.queryRow(`UPDATE folders SET uidnext = uidnext + 1 WHERE id=? RETURNING uidnext - 1`, to).Scan(&newUID); err != nil {
+				return err
+			}
+			if newUID > 0xffffffff {
+				return fmt.Errorf("%w: destination folder has used every UID", ErrInvalid)
+			}
+			if _, err := t.exec(`INSERT INTO messages(folder_id, uid, body_id, modseq, flags, keywords, internal_date, save_date, size)
+				VALUES (?,?,?,?,?,?,?,?,?)`, to, newUID, bodyID, modseq, flags, kw, idate, t.unixNow(), size); err != nil {
+				return err
+			}
+			if _, err := t.exec(`UPDATE bodies SET refs = refs + 1 WHERE id=?`, bodyID); err != nil {
+				return err
+			}
+			if err := t.logChange(Change{Mailbox: m.ID, Folder: to, Kind: ChangeAppend, UID: uint32(newUID), BodyID: bodyID,
+				Flags: Flags(flags), Keywords: splitKeywords(kw)}); err != nil {
+				return err
+			}
+			bytes += size
+			copied = append(copied, MoveResult{From: uid, To: uint32(newUID)})
+		}
+		if len(copied) == 0 {
+			return nil
+		}
+		var used int64
+		if err := t.queryRow(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+? WHERE id=? RETURNING used_bytes`,
+			bytes, len(copied), m.ID).Scan(&used); err != nil {
+			return err
+		}
+		if quotaBytes > 0 && used > quotaBytes {
+			return ErrOverQuota // the savepoint rolls every copy back
+		}
+		_, err = t.exec(`UPDATE folders SET messages=messages+?, bytes=bytes+?, highestmodseq=? WHERE id=?`, len(copied), bytes, modseq, to)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return copied, nil
+}
+
 func (t *Tx) folderID(mailbox int64, name string) (int64, error) {
 	var id int64
 	err := t.queryRow(`SELECT id FROM folders WHERE mailbox_id=? AND name=?`, mailbox, name).Scan(&id)

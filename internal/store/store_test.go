@@ -460,3 +460,41 @@ func mustFolder(t *testing.T, mb *Mailbox, name string) Folder {
 	}
 	return f
 }
+
+func TestCopySharesBodiesAndCountsQuota(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 1, 1)
+	body := putBody(t, st, "0123456789")
+	for i := 0; i < 3; i++ {
+		st.Append(ctx, body, []AppendTarget{{Shard: 1, Mailbox: 1, Flags: FlagFlagged}})
+	}
+	in, archive := inbox(t, mb), mustFolder(t, mb, "Archive")
+	// Over quota: nothing is copied.
+	if _, err := mb.Copy(ctx, in.ID, archive.ID, []uint32{1, 2, 3}, 5*body.Size); !errors.Is(err, ErrOverQuota) {
+		t.Fatalf("copy over quota: %v", err)
+	}
+	if n := len(listUIDs(t, mb, archive.ID)); n != 0 {
+		t.Fatalf("%d copies made over quota", n)
+	}
+	copied, err := mb.Copy(ctx, in.ID, archive.ID, []uint32{2, 3, 42}, 0)
+	if err != nil || fmt.Sprint(copied) != "[{2 1} {3 2}]" {
+		t.Fatalf("copy = %v, %v", copied, err)
+	}
+	msgs := listUIDs(t, mb, archive.ID)
+	if len(msgs) != 2 || msgs[0].Flags != FlagFlagged || msgs[0].Body != body.Hash {
+		t.Fatalf("copies = %+v", msgs)
+	}
+	if _, count, _ := mb.Usage(ctx); count != 5 {
+		t.Fatalf("usage counts %d messages, want 5", count)
+	}
+	// The body is referenced five times: expunging the originals keeps it.
+	mb.Expunge(ctx, in.ID, []uint32{1, 2, 3}, false)
+	if n, _ := st.CollectGarbage(ctx, 0); n != 0 || !st.Blobs().Exists(body.Hash) {
+		t.Fatalf("body collected while copies reference it")
+	}
+	mb.Expunge(ctx, archive.ID, []uint32{1, 2}, false)
+	if n, _ := st.CollectGarbage(ctx, 0); n != 1 {
+		t.Fatalf("collected %d after the last copy went, want 1", n)
+	}
+}
