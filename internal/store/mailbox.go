@@ -393,6 +393,43 @@ func (m *Mailbox) Messages(ctx context.Context, folder int64, from uint32) iter.
 	}
 }
 
+// ChangedSince lists the UIDs of a folder's messages whose MODSEQ is greater
+// than modseq, with their MODSEQ (RFC 7162 section 3.1.4, CHANGEDSINCE).
+func (m *Mailbox) ChangedSince(ctx context.Context, folder int64, modseq int64) ([]UIDModSeq, error) {
+	return m.uidModSeqs(ctx, `SELECT x.uid, x.modseq FROM messages x JOIN folders f ON f.id = x.folder_id
+		WHERE x.folder_id=? AND f.mailbox_id=? AND x.modseq > ? ORDER BY x.uid`, folder, modseq)
+}
+
+// VanishedSince lists the UIDs expunged from a folder after modseq (RFC 7162
+// section 3.2.10, VANISHED (EARLIER)), from the tombstones.
+func (m *Mailbox) VanishedSince(ctx context.Context, folder int64, modseq int64) ([]UIDModSeq, error) {
+	return m.uidModSeqs(ctx, `SELECT x.uid, x.modseq FROM tombstones x JOIN folders f ON f.id = x.folder_id
+		WHERE x.folder_id=? AND f.mailbox_id=? AND x.modseq > ? ORDER BY x.uid`, folder, modseq)
+}
+
+// UIDModSeq is a UID with the MODSEQ of its last change.
+type UIDModSeq struct {
+	UID    uint32
+	ModSeq int64
+}
+
+func (m *Mailbox) uidModSeqs(ctx context.Context, query string, folder, modseq int64) ([]UIDModSeq, error) {
+	rows, err := m.sh.db.Read.QueryContext(ctx, query, folder, m.ID, modseq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UIDModSeq
+	for rows.Next() {
+		var uid, ms int64
+		if err := rows.Scan(&uid, &ms); err != nil {
+			return nil, err
+		}
+		out = append(out, UIDModSeq{UID: uint32(uid), ModSeq: ms})
+	}
+	return out, rows.Err()
+}
+
 // BodyMeta returns the metadata stored with a body at delivery (see package
 // message for its encoding).
 func (sh *Shard) BodyMeta(ctx context.Context, bodyID int64) ([]byte, error) {

@@ -84,6 +84,7 @@ CREATE TABLE changelog (
 );
 -- Bodies whose last reference in this shard went away: candidates for the
 -- collector, which deletes the file once no shard references it.
+CREATE INDEX tombstones_modseq ON tombstones(folder_id, modseq);
 CREATE TABLE blob_garbage (
 	hash BLOB PRIMARY KEY,
 	since INTEGER NOT NULL

@@ -498,3 +498,44 @@ func TestCopySharesBodiesAndCountsQuota(t *testing.T) {
 		t.Fatalf("collected %d after the last copy went, want 1", n)
 	}
 }
+
+func TestChangedAndVanishedSince(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 1)
+	body := putBody(t, st, "m")
+	for i := 0; i < 4; i++ {
+		st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}})
+	}
+	in := inbox(t, mb)
+	mark := in.HighestModSeq
+	mb.SetFlags(ctx, in.ID, []uint32{2}, FlagsAdd, FlagSeen, nil)
+	mb.Expunge(ctx, in.ID, []uint32{3}, false)
+	st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}})
+
+	changed, err := mb.ChangedSince(ctx, in.ID, mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []uint32
+	for _, c := range changed {
+		if c.ModSeq <= mark {
+			t.Fatalf("UID %d reported with MODSEQ %d <= %d", c.UID, c.ModSeq, mark)
+		}
+		uids = append(uids, c.UID)
+	}
+	if fmt.Sprint(uids) != "[2 5]" {
+		t.Fatalf("changed since %d = %v, want [2 5]", mark, uids)
+	}
+	vanished, err := mb.VanishedSince(ctx, in.ID, mark)
+	if err != nil || len(vanished) != 1 || vanished[0].UID != 3 {
+		t.Fatalf("vanished = %v, %v", vanished, err)
+	}
+	if v, _ := mb.VanishedSince(ctx, in.ID, inbox(t, mb).HighestModSeq); len(v) != 0 {
+		t.Fatalf("vanished since the current HIGHESTMODSEQ: %v", v)
+	}
+	other := newMailbox(t, st, 0, 2)
+	if c, _ := other.ChangedSince(ctx, in.ID, 0); len(c) != 0 {
+		t.Fatalf("another account sees %d messages of this folder", len(c))
+	}
+}
