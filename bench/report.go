@@ -156,18 +156,9 @@ func (s spread) format(f func(float64) string) string {
 	return fmt.Sprintf("%s (%s–%s)", f(s.med), f(s.min), f(s.max))
 }
 
+// fmtRate formats a rate or a duration in milliseconds with about three
+// significant figures.
 func fmtRate(x float64) string {
-	switch {
-	case x >= 100:
-		return fmt.Sprintf("%.0f", x)
-	case x >= 10:
-		return fmt.Sprintf("%.1f", x)
-	default:
-		return fmt.Sprintf("%.2f", x)
-	}
-}
-
-func fmtMs(x float64) string {
 	switch {
 	case x >= 100:
 		return fmt.Sprintf("%.0f", x)
@@ -276,8 +267,8 @@ func (d *reportData) markdown() string {
 			}
 			w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", workloadName(rc), t.name,
 				spreadOf(mps).format(fmtRate), spreadOf(rps).format(fmtRate),
-				spreadOf(p50).format(fmtMs), spreadOf(p99).format(fmtMs),
-				spreadOf(cpu).format(fmtMs), spreadOf(disk).format(fmtKiB), fail)
+				spreadOf(p50).format(fmtRate), spreadOf(p99).format(fmtRate),
+				spreadOf(cpu).format(fmtRate), spreadOf(disk).format(fmtKiB), fail)
 		}
 	}
 	if ratios := d.ratioLines(); len(ratios) > 0 {
@@ -310,7 +301,7 @@ func (d *reportData) markdown() string {
 			other = fmt.Sprintf("%.0f%%", r.foreign*100)
 		}
 		w("| %d | %s | %s | %s | %s | %s | %d | %.1f MiB | %.1f s | %s |\n", r.round+1, workloadName(r.rcpts), r.target,
-			fmtRate(r.res.msgsPerSec()), fmtMs(ms(percentile(r.res.latencies, 50))), fmtMs(ms(percentile(r.res.latencies, 99))),
+			fmtRate(r.res.msgsPerSec()), fmtRate(ms(percentile(r.res.latencies, 50))), fmtRate(ms(percentile(r.res.latencies, 99))),
 			r.res.delivered, float64(r.disk)/(1<<20), r.serverCPU, other)
 	}
 	w("\n</details>\n")

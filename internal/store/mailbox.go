@@ -594,36 +594,18 @@ func (m *Mailbox) Copy(ctx context.Context, from, to int64, uids []uint32, quota
 		}
 		var bytes int64
 		for _, uid := range slices.Compact(sorted) {
-			var bodyID, flags, idate, size int64
-			var kw string
-			err := t.queryRow(`SELECT body_id, flags, keywords, internal_date, size FROM messages WHERE folder_id=? AND uid=?`,
-				from, int64(uid)).Scan(&bodyID, &flags, &kw, &idate, &size)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
+			newUID, bodyID, size, ok, err := t.copyRow(m.ID, from, to, uid, modseq)
 			if err != nil {
 				return err
 			}
-			var newUID int64
-			if err := t.queryRow(`UPDATE folders SET uidnext = uidnext + 1 WHERE id=? RETURNING uidnext - 1`, to).Scan(&newUID); err != nil {
-				return err
-			}
-			if newUID > 0xffffffff {
-				return fmt.Errorf("%w: destination folder has used every UID", ErrInvalid)
-			}
-			if _, err := t.exec(`INSERT INTO messages(folder_id, uid, body_id, modseq, flags, keywords, internal_date, save_date, size)
-				VALUES (?,?,?,?,?,?,?,?,?)`, to, newUID, bodyID, modseq, flags, kw, idate, t.unixNow(), size); err != nil {
-				return err
+			if !ok {
+				continue
 			}
 			if _, err := t.exec(`UPDATE bodies SET refs = refs + 1 WHERE id=?`, bodyID); err != nil {
 				return err
 			}
-			if err := t.logChange(Change{Mailbox: m.ID, Folder: to, Kind: ChangeAppend, UID: uint32(newUID), BodyID: bodyID,
-				Flags: Flags(flags), Keywords: splitKeywords(kw)}); err != nil {
-				return err
-			}
 			bytes += size
-			copied = append(copied, MoveResult{From: uid, To: uint32(newUID)})
+			copied = append(copied, MoveResult{From: uid, To: newUID})
 		}
 		if len(copied) == 0 {
 			return nil
@@ -687,26 +669,12 @@ func (t *Tx) move(mailbox, from, to int64, uids []uint32) ([]MoveResult, error) 
 	var moved []MoveResult
 	var bytes int64
 	for _, uid := range slices.Compact(sorted) {
-		var bodyID, flags, idate, sdate, size int64
-		var kw string
-		err := t.queryRow(`SELECT body_id, flags, keywords, internal_date, save_date, size FROM messages WHERE folder_id=? AND uid=?`,
-			from, int64(uid)).Scan(&bodyID, &flags, &kw, &idate, &sdate, &size)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+		newUID, _, size, ok, err := t.copyRow(mailbox, from, to, uid, modseq)
 		if err != nil {
 			return nil, err
 		}
-		var newUID int64
-		if err := t.queryRow(`UPDATE folders SET uidnext = uidnext + 1 WHERE id=? RETURNING uidnext - 1`, to).Scan(&newUID); err != nil {
-			return nil, err
-		}
-		if newUID > 0xffffffff {
-			return nil, fmt.Errorf("%w: destination folder has used every UID", ErrInvalid)
-		}
-		if _, err := t.exec(`INSERT INTO messages(folder_id, uid, body_id, modseq, flags, keywords, internal_date, save_date, size)
-			VALUES (?,?,?,?,?,?,?,?,?)`, to, newUID, bodyID, modseq, flags, kw, idate, sdate, size); err != nil {
-			return nil, err
+		if !ok {
+			continue
 		}
 		if _, err := t.exec(`DELETE FROM messages WHERE folder_id=? AND uid=?`, from, int64(uid)); err != nil {
 			return nil, err
@@ -717,12 +685,8 @@ func (t *Tx) move(mailbox, from, to int64, uids []uint32) ([]MoveResult, error) 
 		if err := t.logChange(Change{Mailbox: mailbox, Folder: from, Kind: ChangeExpunge, UID: uid}); err != nil {
 			return nil, err
 		}
-		if err := t.logChange(Change{Mailbox: mailbox, Folder: to, Kind: ChangeAppend, UID: uint32(newUID), BodyID: bodyID,
-			Flags: Flags(flags), Keywords: splitKeywords(kw)}); err != nil {
-			return nil, err
-		}
 		bytes += size
-		moved = append(moved, MoveResult{From: uid, To: uint32(newUID)})
+		moved = append(moved, MoveResult{From: uid, To: newUID})
 	}
 	if len(moved) == 0 {
 		return nil, nil
@@ -735,6 +699,40 @@ func (t *Tx) move(mailbox, from, to int64, uids []uint32) ([]MoveResult, error) 
 		return nil, err
 	}
 	return moved, nil
+}
+
+// copyRow copies message uid of folder from into folder to under the next
+// UID of to, with the operation's MODSEQ and a save date of now (RFC 8514:
+// when the message was saved in that folder), and logs the append. It reports
+// ok=false when uid is no longer in from. The body's reference count is the
+// caller's business (a move keeps the reference, a copy adds one).
+func (t *Tx) copyRow(mailbox, from, to int64, uid uint32, modseq int64) (newUID uint32, bodyID, size int64, ok bool, err error) {
+	var flags, idate int64
+	var kw string
+	err = t.queryRow(`SELECT body_id, flags, keywords, internal_date, size FROM messages WHERE folder_id=? AND uid=?`,
+		from, int64(uid)).Scan(&bodyID, &flags, &kw, &idate, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	var next int64
+	if err := t.queryRow(`UPDATE folders SET uidnext = uidnext + 1 WHERE id=? RETURNING uidnext - 1`, to).Scan(&next); err != nil {
+		return 0, 0, 0, false, err
+	}
+	if next > 0xffffffff {
+		return 0, 0, 0, false, fmt.Errorf("%w: destination folder has used every UID", ErrInvalid)
+	}
+	if _, err := t.exec(`INSERT INTO messages(folder_id, uid, body_id, modseq, flags, keywords, internal_date, save_date, size)
+		VALUES (?,?,?,?,?,?,?,?,?)`, to, next, bodyID, modseq, flags, kw, idate, t.unixNow(), size); err != nil {
+		return 0, 0, 0, false, err
+	}
+	if err := t.logChange(Change{Mailbox: mailbox, Folder: to, Kind: ChangeAppend, UID: uint32(next), BodyID: bodyID,
+		Flags: Flags(flags), Keywords: splitKeywords(kw)}); err != nil {
+		return 0, 0, 0, false, err
+	}
+	return uint32(next), bodyID, size, true, nil
 }
 
 // Expunge removes messages from a folder, leaving tombstones with the
