@@ -455,28 +455,40 @@ const (
 // SetFlags changes the flags of messages of a folder and returns the UIDs
 // whose flags really changed (those get the operation's MODSEQ).
 func (m *Mailbox) SetFlags(ctx context.Context, folder int64, uids []uint32, op FlagOp, flags Flags, keywords []string) ([]uint32, error) {
-	var changed []uint32
-	err := m.sh.write(ctx, func(t *Tx) error {
-		changed = changed[:0]
+	changed, _, _, err := m.SetFlagsIf(ctx, folder, uids, op, flags, keywords, -1)
+	return changed, err
+}
+
+// SetFlagsIf is SetFlags with the UNCHANGEDSINCE condition of RFC 7162
+// section 3.1.3: a message whose MODSEQ is above unchangedSince is left
+// alone and listed in modified (unchangedSince < 0: no condition). It also
+// returns the operation's MODSEQ (0 when nothing changed).
+func (m *Mailbox) SetFlagsIf(ctx context.Context, folder int64, uids []uint32, op FlagOp, flags Flags, keywords []string,
+	unchangedSince int64) (changed, modified []uint32, modseq int64, err error) {
+	err = m.sh.write(ctx, func(t *Tx) error {
+		changed, modified, modseq = changed[:0], modified[:0], 0
 		if err := t.ownFolder(m.ID, folder); err != nil {
 			return err
 		}
 		for _, uid := range uids {
-			var cur int64
+			var cur, curModSeq int64
 			var kw string
-			err := t.queryRow(`SELECT flags, keywords FROM messages WHERE folder_id=? AND uid=?`, folder, int64(uid)).Scan(&cur, &kw)
+			err := t.queryRow(`SELECT flags, keywords, modseq FROM messages WHERE folder_id=? AND uid=?`, folder, int64(uid)).Scan(&cur, &kw, &curModSeq)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // expunged meanwhile: nothing to change
 			}
 			if err != nil {
 				return err
 			}
+			if unchangedSince >= 0 && curModSeq > unchangedSince {
+				modified = append(modified, uid)
+				continue
+			}
 			nf, nkw := applyFlags(Flags(cur), splitKeywords(kw), op, flags, keywords)
 			if nf == Flags(cur) && joinKeywords(nkw) == kw {
 				continue
 			}
-			modseq, err := t.ModSeq()
-			if err != nil {
+			if modseq, err = t.ModSeq(); err != nil {
 				return err
 			}
 			if _, err := t.exec(`UPDATE messages SET flags=?, keywords=?, modseq=? WHERE folder_id=? AND uid=?`,
@@ -493,7 +505,7 @@ func (m *Mailbox) SetFlags(ctx context.Context, folder int64, uids []uint32, op 
 		}
 		return nil
 	})
-	return changed, err
+	return changed, modified, modseq, err
 }
 
 func applyFlags(cur Flags, curKw []string, op FlagOp, flags Flags, keywords []string) (Flags, []string) {

@@ -1,0 +1,132 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/blob"
+	"github.com/petrelmail/petrel/internal/directory"
+	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// Batch is a set of messages a user saves into folders of their own
+// mailbox (IMAP APPEND and MULTIAPPEND, RFC 3502): each message is spooled,
+// parsed and made durable as it arrives, and Commit appends them all or
+// none. The same limits as delivery apply: message size, disk reserve and
+// quota.
+type Batch struct {
+	p      *Pipeline
+	user   directory.User
+	items  []store.AppendItem
+	spools []*blob.Spooled
+	unpins []func()
+	done   []chan struct{}
+	errs   []error
+	made   []bool
+	ok     bool
+}
+
+// NewBatch starts saving messages for a user.
+func (p *Pipeline) NewBatch(u directory.User) *Batch {
+	return &Batch{p: p, user: u}
+}
+
+// Add reads one message to its end and queues it for folder with its flags,
+// keywords and internal date (zero: now). Its body starts being made
+// durable at once.
+func (b *Batch) Add(r io.Reader, folder string, flags store.Flags, keywords []string, date time.Time) error {
+	if err := b.p.checkReserve(0); err != nil {
+		return err
+	}
+	sp, err := b.p.store.Blobs().Spool(r, b.p.cfg.MaxMessageSize)
+	if err != nil {
+		return b.p.spoolError(err)
+	}
+	raw, err := sp.Bytes()
+	if err != nil {
+		sp.Close()
+		return b.p.spoolError(err)
+	}
+	if date.IsZero() {
+		date = time.Now()
+	}
+	i := len(b.items)
+	b.items = append(b.items, store.AppendItem{
+		Body:   store.Body{Hash: sp.Hash, Size: sp.Size, Meta: message.Parse(raw).Marshal()},
+		Folder: folder, Flags: flags, Keywords: keywords, InternalDate: date,
+	})
+	b.spools = append(b.spools, sp)
+	b.unpins = append(b.unpins, b.p.store.Blobs().Pin(sp.Hash))
+	b.errs = append(b.errs, nil)
+	b.made = append(b.made, false)
+	done := make(chan struct{})
+	b.done = append(b.done, done)
+	go func() {
+		defer close(done)
+		b.made[i], b.errs[i] = sp.Commit()
+	}()
+	b.items[i].Body.Durable = func() error {
+		<-done
+		return b.errs[i]
+	}
+	return nil
+}
+
+// Len is the number of messages added.
+func (b *Batch) Len() int { return len(b.items) }
+
+// Size is the total size of the messages added.
+func (b *Batch) Size() int64 {
+	var n int64
+	for _, it := range b.items {
+		n += it.Body.Size
+	}
+	return n
+}
+
+// Commit appends every message added, all or none. Errors carry the
+// delivery codes: ErrOverQuota, ErrDiskReserve, ErrTemporary, or
+// store.ErrNotFound (wrapped) when a folder does not exist.
+func (b *Batch) Commit(ctx context.Context) ([]store.AppendResult, error) {
+	if len(b.items) == 0 {
+		return nil, nil
+	}
+	if err := b.p.checkReserve(0); err != nil {
+		return nil, err
+	}
+	mb, err := b.p.store.Mailbox(b.user.Shard, b.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := mb.AppendAll(ctx, b.items, b.user.Quota)
+	switch {
+	case err == nil:
+		b.ok = true
+		return res, nil
+	case errors.Is(err, store.ErrOverQuota):
+		return nil, ErrOverQuota
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+		return nil, err
+	default:
+		return nil, b.p.spoolError(err)
+	}
+}
+
+// Close releases what the batch holds; bodies it stored that no committed
+// message references are taken back.
+func (b *Batch) Close() {
+	for i, sp := range b.spools {
+		<-b.done[i]
+		b.unpins[i]()
+		sp.Close()
+		if !b.ok && b.made[i] {
+			if err := b.p.store.DropIfUnreferenced(context.Background(), sp.Hash); err != nil {
+				b.p.log.Warn("drop unreferenced body", "err", err)
+			}
+		}
+	}
+	b.spools, b.items = nil, nil
+}

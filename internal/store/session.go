@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+)
+
+// MessageState is the changeable part of a message record: what a client
+// session keeps up to date for the messages it shows.
+type MessageState struct {
+	UID      uint32
+	ModSeq   int64
+	Flags    Flags
+	Keywords []string
+}
+
+// SyncState is a consistent snapshot of what changed in a folder since a
+// MODSEQ: the folder's state, the messages changed or added after it, and
+// the UIDs expunged after it.
+type SyncState struct {
+	Folder   Folder
+	Changed  []MessageState // in UID order
+	Vanished []uint32       // in UID order
+}
+
+// Sync reads, in one read transaction, a folder's state, its messages whose
+// MODSEQ is above since and the tombstones above since. With since 0 it is
+// the whole folder, as SELECT needs. Every later change has a MODSEQ above
+// the returned Folder.HighestModSeq (MODSEQs are given out in commit order),
+// so a session that calls Sync again with that value misses nothing and
+// sees nothing twice: this is how IMAP sessions follow a folder (RFC 7162
+// section 3.2.10, and the unsolicited responses of RFC 9051 section 7).
+func (m *Mailbox) Sync(ctx context.Context, folder int64, since int64) (SyncState, error) {
+	var st SyncState
+	tx, err := m.sh.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return st, err
+	}
+	defer tx.Rollback()
+	st.Folder, err = scanFolder(tx.QueryRowContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE id=? AND mailbox_id=?`, folder, m.ID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("folder %d: %w", folder, ErrNotFound)
+	}
+	if err != nil {
+		return st, err
+	}
+	if since >= st.Folder.HighestModSeq {
+		return st, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT uid, modseq, flags, keywords FROM messages WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, since)
+	if err != nil {
+		return st, err
+	}
+	for rows.Next() {
+		var s MessageState
+		var uid, flags int64
+		var kw string
+		if err := rows.Scan(&uid, &s.ModSeq, &flags, &kw); err != nil {
+			rows.Close()
+			return st, err
+		}
+		s.UID, s.Flags, s.Keywords = uint32(uid), Flags(flags), splitKeywords(kw)
+		st.Changed = append(st.Changed, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	if since > 0 {
+		rows, err := tx.QueryContext(ctx, `SELECT uid FROM tombstones WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, since)
+		if err != nil {
+			return st, err
+		}
+		for rows.Next() {
+			var uid int64
+			if err := rows.Scan(&uid); err != nil {
+				rows.Close()
+				return st, err
+			}
+			st.Vanished = append(st.Vanished, uint32(uid))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return st, err
+		}
+	}
+	return st, tx.Commit()
+}
+
+// FolderByID returns one folder of the mailbox by its ID.
+func (m *Mailbox) FolderByID(ctx context.Context, id int64) (Folder, error) {
+	f, err := scanFolder(m.sh.db.Read.QueryRowContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE id=? AND mailbox_id=?`, id, m.ID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Folder{}, fmt.Errorf("folder %d: %w", id, ErrNotFound)
+	}
+	return f, err
+}
+
+// MessageMeta is a message record with its body's stored metadata.
+type MessageMeta struct {
+	Message
+	Meta []byte
+}
+
+// Fetch iterates over a folder's messages with first <= UID <= last, in
+// UID order, streaming from the database; with meta it also reads each
+// body's metadata (see package message) in the same query.
+func (m *Mailbox) Fetch(ctx context.Context, folder int64, first, last uint32, meta bool) iter.Seq2[*MessageMeta, error] {
+	cols := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.save_date, m.size, m.body_id, b.hash`
+	if meta {
+		cols += `, b.meta`
+	}
+	query := `SELECT ` + cols + ` FROM messages m JOIN bodies b ON b.id = m.body_id JOIN folders f ON f.id = m.folder_id
+		WHERE m.folder_id=? AND f.mailbox_id=? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`
+	return func(yield func(*MessageMeta, error) bool) {
+		rows, err := m.sh.db.Read.QueryContext(ctx, query, folder, m.ID, int64(first), int64(last))
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer rows.Close()
+		var msg MessageMeta
+		var uid, flags, idate, sdate int64
+		var kw string
+		var hash []byte
+		dest := []any{&uid, &msg.ModSeq, &flags, &kw, &idate, &sdate, &msg.Size, &msg.BodyID, &hash}
+		if meta {
+			dest = append(dest, &msg.Meta)
+		}
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				yield(nil, err)
+				return
+			}
+			msg.UID, msg.Flags, msg.Keywords = uint32(uid), Flags(flags), splitKeywords(kw)
+			msg.InternalDate, msg.SaveDate = time.Unix(idate, 0).UTC(), time.Unix(sdate, 0).UTC()
+			copy(msg.Body[:], hash)
+			// The caller may keep nothing past its loop step: msg is
+			// reused, like the row buffers it points to.
+			if !yield(&msg, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// AppendItem is one message of AppendAll.
+type AppendItem struct {
+	Body         Body
+	Folder       string
+	Flags        Flags
+	Keywords     []string
+	InternalDate time.Time
+}
+
+// AppendAll appends messages to folders of this mailbox in one
+// transaction: all are appended or none is (MULTIAPPEND, RFC 3502 section
+// 6.3.11). quotaBytes (0: unlimited) bounds the mailbox's use after all of
+// them. The bodies must be pinned by the caller; the transaction commits
+// only after each body's Durable returns nil.
+func (m *Mailbox) AppendAll(ctx context.Context, items []AppendItem, quotaBytes int64) ([]AppendResult, error) {
+	durable := func() error {
+		for _, it := range items {
+			if it.Body.Durable != nil {
+				if err := it.Body.Durable(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	results := make([]AppendResult, len(items))
+	err := m.sh.submitDurable(ctx, durable, func(t *Tx) error {
+		var total int64
+		for _, it := range items {
+			total += it.Body.Size
+		}
+		for i, it := range items {
+			// Each append checks the quota with what the earlier ones
+			// used; the last one sees the total.
+			r, err := t.append(it.Body, &AppendTarget{Shard: m.sh.Index, Mailbox: m.ID, Folder: it.Folder,
+				QuotaBytes: quotaBytes, Flags: it.Flags, Keywords: it.Keywords, InternalDate: it.InternalDate})
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	}).wait()
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// ChangedMailboxes returns the mailboxes that have change log entries after
+// ID after, and the ID of the last entry. Live sessions use it to learn
+// which of them must look at their folder again.
+func (sh *Shard) ChangedMailboxes(ctx context.Context, after int64) (mailboxes []int64, head int64, err error) {
+	err = sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM changelog`).Scan(&head)
+	if err != nil || head <= after {
+		return nil, head, err
+	}
+	rows, err := sh.db.Read.QueryContext(ctx, `SELECT DISTINCT mailbox_id FROM changelog WHERE id > ? AND id <= ?`, after, head)
+	if err != nil {
+		return nil, head, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, head, err
+		}
+		mailboxes = append(mailboxes, id)
+	}
+	return mailboxes, head, rows.Err()
+}
+
+// FolderCounts counts a folder's messages without \Seen and with \Deleted
+// (STATUS UNSEEN and DELETED, RFC 9051 section 6.3.11).
+func (m *Mailbox) FolderCounts(ctx context.Context, folder int64) (unseen, deleted int64, err error) {
+	err = m.sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(sum(flags & ? = 0), 0), coalesce(sum(flags & ? != 0), 0)
+		FROM messages WHERE folder_id=?`, int64(FlagSeen), int64(FlagDeleted), folder).Scan(&unseen, &deleted)
+	return unseen, deleted, err
+}
