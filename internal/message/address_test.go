@@ -130,11 +130,11 @@ func TestPreviewHelpers(t *testing.T) {
 	if got := htmlText("a<br>b<STYLE>x</style>c < d<!-- e -->f&#233;"); got != "a bc < dfé" {
 		t.Errorf("htmlText = %q", got)
 	}
-	if got := toUTF8([]byte("\x93hi\x94"), "windows-1252"); got != "\u201chi\u201d" {
-		t.Errorf("toUTF8 = %q", got)
+	if got := ToUTF8([]byte("\x93hi\x94"), "windows-1252"); got != "\u201chi\u201d" {
+		t.Errorf("ToUTF8 = %q", got)
 	}
-	if got := toUTF8([]byte("a\xffb"), "x-unknown"); got != "a\ufffdb" {
-		t.Errorf("toUTF8 unknown = %q", got)
+	if got := ToUTF8([]byte("a\xffb"), "x-unknown"); got != "a\ufffdb" {
+		t.Errorf("ToUTF8 unknown = %q", got)
 	}
 }
 

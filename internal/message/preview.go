@@ -57,18 +57,31 @@ func previewOf(raw []byte, p *Part, isHTML bool) string {
 	if len(body) > limit {
 		body = body[:limit]
 	}
-	// RFC 2045 section 6: undo the content transfer encoding.
+	text := decodeText(body, p)
+	if isHTML {
+		text = htmlText(text)
+	}
+	return collapse(text, MaxPreview)
+}
+
+// Text returns the content of a text part of raw (the message it was
+// parsed from) as UTF-8: the content transfer encoding undone (RFC 2045
+// section 6, leniently), the charset converted (see ToUTF8). Offsets
+// outside raw are clamped.
+func (p *Part) Text(raw []byte) string {
+	n := int64(len(raw))
+	start, end := min(max(p.BodyStart, 0), n), min(max(p.End, 0), n)
+	return decodeText(raw[min(start, end):end], p)
+}
+
+func decodeText(body []byte, p *Part) string {
 	switch encodingName(p.Encoding) {
 	case "base64":
 		body = decodeBase64(body)
 	case "quoted-printable":
 		body = decodeQP(body)
 	}
-	text := toUTF8(body, paramValue(p.Params, "charset"))
-	if isHTML {
-		text = htmlText(text)
-	}
-	return collapse(text, MaxPreview)
+	return ToUTF8(body, paramValue(p.Params, "charset"))
 }
 
 // encodingName returns the lowercased first token of a
@@ -176,9 +189,11 @@ func decodeQP(in []byte) []byte {
 	return out
 }
 
-// toUTF8 converts b from the MIME charset to UTF-8. Unknown charsets are
-// read as UTF-8; invalid sequences become U+FFFD.
-func toUTF8(b []byte, charset string) string {
+// ToUTF8 converts b from a MIME charset to valid UTF-8. Unknown charsets
+// are read as UTF-8; undeclared or US-ASCII text that is not valid UTF-8 is
+// read as windows-1252, the most common legacy charset; invalid sequences
+// become U+FFFD.
+func ToUTF8(b []byte, charset string) string {
 	cs := strings.ToLower(strings.TrimSpace(charset))
 	switch cs {
 	case "utf-8", "utf8":
@@ -192,9 +207,11 @@ func toUTF8(b []byte, charset string) string {
 		cs = "windows-1252"
 	}
 	var enc encoding.Encoding
-	if e, err := htmlindex.Get(cs); err == nil {
+	// The WHATWG "replacement" encoding (ISO-2022-KR, ...) decodes
+	// everything to U+FFFD: better read such text as it is.
+	if e, err := htmlindex.Get(cs); err == nil && e != encoding.Replacement {
 		enc = e
-	} else if e, err := ianaindex.MIME.Encoding(cs); err == nil {
+	} else if e, err := ianaindex.MIME.Encoding(cs); err == nil && e != encoding.Replacement {
 		enc = e
 	}
 	if enc == nil {
