@@ -131,6 +131,19 @@ CREATE TABLE domain_admins (
 	domain TEXT NOT NULL REFERENCES domains(name) ON DELETE CASCADE,
 	PRIMARY KEY (user_id, domain)
 );
+`, `
+-- API keys: a key is "ptk_<id>_<secret>"; only the SHA-256 of the secret is
+-- kept. A key acts as its user, for the API and as a password.
+CREATE TABLE api_keys (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	name TEXT NOT NULL DEFAULT '',
+	secret_hash BLOB NOT NULL,
+	created INTEGER NOT NULL,
+	expires INTEGER NOT NULL DEFAULT 0,   -- unix time, 0: never
+	revoked INTEGER NOT NULL DEFAULT 0    -- unix time, 0: not revoked
+);
+CREATE INDEX api_keys_user ON api_keys(user_id);
 `}
 
 // Open opens the directory database at path. shards is the store's shard

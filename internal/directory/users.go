@@ -51,6 +51,9 @@ func (d *Directory) AddUser(ctx context.Context, nu NewUser) (User, error) {
 		return User{}, invalid("quota %d", quota)
 	}
 	hash := ""
+	if isKey(nu.Password) {
+		return User{}, invalid("a password may not start with %q, which marks API keys", keyPrefix)
+	}
 	if nu.Password != "" {
 		if hash, err = HashPassword(nu.Password); err != nil {
 			return User{}, err
@@ -230,10 +233,14 @@ func (d *Directory) Users(ctx context.Context, domain string) ([]User, error) {
 	return out, rows.Err()
 }
 
-// Authenticate checks an address and password. A wrong password and an
-// unknown address give the same error, so that the answer does not tell
-// which addresses exist.
+// Authenticate checks an address and password; the password may also be
+// one of the account's API keys (see CreateKey), which is how migrations
+// log in as the user. A wrong password and an unknown address give the
+// same error, so that the answer does not tell which addresses exist.
 func (d *Directory) Authenticate(ctx context.Context, address, password string) (User, error) {
+	if isKey(password) {
+		return d.authenticateKey(ctx, address, password)
+	}
 	u, err := d.User(ctx, address)
 	if err != nil {
 		// Spend the same time as a real check.
@@ -282,6 +289,9 @@ func (d *Directory) SetEnabled(ctx context.Context, address string, enabled bool
 func (d *Directory) SetPassword(ctx context.Context, address, password string) error {
 	if password == "" {
 		return invalid("empty password")
+	}
+	if isKey(password) {
+		return invalid("a password may not start with %q, which marks API keys", keyPrefix)
 	}
 	hash, err := HashPassword(password)
 	if err != nil {

@@ -1,0 +1,76 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAPIKeysAsPasswords(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t, 2)
+	if _, err := d.AddDomain(ctx, Domain{Name: "example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"alice@example.org", "bob@example.org"} {
+		if _, err := d.AddUser(ctx, NewUser{Address: a, Password: "pw-" + a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, secret, err := d.CreateKey(ctx, "Alice@Example.org", "migration", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, "ptk_") || k.Address != "alice@example.org" || k.Name != "migration" || !k.Active(time.Now()) {
+		t.Fatalf("CreateKey: %+v %q", k, secret)
+	}
+	// The key is the account's password, not anyone else's.
+	if u, err := d.Authenticate(ctx, "alice@example.org", secret); err != nil || u.Address != "alice@example.org" {
+		t.Fatalf("login with the key: %+v, %v", u, err)
+	}
+	if _, err := d.Authenticate(ctx, "bob@example.org", secret); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("alice's key as bob's password: %v", err)
+	}
+	for _, wrong := range []string{secret[:len(secret)-1] + "x", secret + "x", "ptk_", "ptk_1_", "ptk_x_y", strings.Replace(secret, "ptk_1_", "ptk_2_", 1)} {
+		if _, err := d.Authenticate(ctx, "alice@example.org", wrong); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("login with %q: %v", wrong, err)
+		}
+	}
+	// The password still works too.
+	if _, err := d.Authenticate(ctx, "alice@example.org", "pw-alice@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	// Disabled account: the key says so, like the password.
+	d.SetEnabled(ctx, "alice@example.org", false)
+	if _, err := d.Authenticate(ctx, "alice@example.org", secret); !errors.Is(err, ErrDisabled) {
+		t.Fatalf("disabled account: %v", err)
+	}
+	d.SetEnabled(ctx, "alice@example.org", true)
+	// Revoked and expired keys fail.
+	if err := d.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Authenticate(ctx, "alice@example.org", secret); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("revoked key: %v", err)
+	}
+	_, expired, err := d.CreateKey(ctx, "alice@example.org", "", time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Authenticate(ctx, "alice@example.org", expired); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("expired key: %v", err)
+	}
+	keys, err := d.Keys(ctx, "alice@example.org")
+	if err != nil || len(keys) != 2 || keys[0].Revoked.IsZero() || keys[1].Active(time.Now()) {
+		t.Fatalf("Keys: %+v, %v", keys, err)
+	}
+	if err := d.RevokeKey(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoke unknown key: %v", err)
+	}
+	// A password cannot look like a key.
+	if err := d.SetPassword(ctx, "bob@example.org", "ptk_1_abc"); err == nil {
+		t.Fatal("a key-like password was accepted")
+	}
+}
