@@ -103,21 +103,50 @@ func (m *Mailbox) FolderByID(ctx context.Context, id int64) (Folder, error) {
 // MessageMeta is a message record with its body's stored metadata.
 type MessageMeta struct {
 	Message
+	// Meta is the body's metadata (see package message), when asked for.
+	// It points into the database driver's row buffer: it is valid only
+	// until the iteration moves on, and must not be modified.
 	Meta []byte
 }
 
+// FetchCols says what Fetch reads besides the message record.
+type FetchCols uint8
+
+// Columns of Fetch.
+const (
+	// FetchHash reads the body's hash (Message.Body), needed to open the
+	// message file.
+	FetchHash FetchCols = 1 << iota
+	// FetchMeta reads the body's metadata (MessageMeta.Meta); it implies
+	// FetchHash.
+	FetchMeta
+)
+
 // Fetch iterates over a folder's messages with first <= UID <= last, in
-// UID order, streaming from the database; with meta it also reads each
-// body's metadata (see package message) in the same query.
-func (m *Mailbox) Fetch(ctx context.Context, folder int64, first, last uint32, meta bool) iter.Seq2[*MessageMeta, error] {
-	cols := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.save_date, m.size, m.body_id, b.hash`
-	if meta {
-		cols += `, b.meta`
+// UID order, streaming from the database; cols adds the body's hash and
+// metadata (see package message). Without them the query reads the
+// messages table alone, which is what a listing of flags, sizes and dates
+// needs. The folder must belong to the mailbox. The yielded value and its
+// slices are reused: keep nothing past the loop step.
+func (m *Mailbox) Fetch(ctx context.Context, folder int64, first, last uint32, cols FetchCols) iter.Seq2[*MessageMeta, error] {
+	meta := cols&FetchMeta != 0
+	hash := meta || cols&FetchHash != 0
+	sel := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.save_date, m.size, m.body_id`
+	from := ` FROM messages m`
+	if hash {
+		sel += `, b.hash`
+		from += ` JOIN bodies b ON b.id = m.body_id`
 	}
-	query := `SELECT ` + cols + ` FROM messages m JOIN bodies b ON b.id = m.body_id JOIN folders f ON f.id = m.folder_id
-		WHERE m.folder_id=? AND f.mailbox_id=? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`
+	if meta {
+		sel += `, b.meta`
+	}
+	query := `SELECT ` + sel + from + ` WHERE m.folder_id=? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`
 	return func(yield func(*MessageMeta, error) bool) {
-		rows, err := m.sh.db.Read.QueryContext(ctx, query, folder, m.ID, int64(first), int64(last))
+		if _, err := m.FolderByID(ctx, folder); err != nil {
+			yield(nil, err)
+			return
+		}
+		rows, err := m.sh.db.Read.QueryContext(ctx, query, folder, int64(first), int64(last))
 		if err != nil {
 			yield(nil, err)
 			return
@@ -125,22 +154,29 @@ func (m *Mailbox) Fetch(ctx context.Context, folder int64, first, last uint32, m
 		defer rows.Close()
 		var msg MessageMeta
 		var uid, flags, idate, sdate int64
-		var kw string
-		var hash []byte
-		dest := []any{&uid, &msg.ModSeq, &flags, &kw, &idate, &sdate, &msg.Size, &msg.BodyID, &hash}
-		if meta {
-			dest = append(dest, &msg.Meta)
+		var kw, hashBytes, metaBytes sql.RawBytes
+		dest := []any{&uid, &msg.ModSeq, &flags, &kw, &idate, &sdate, &msg.Size, &msg.BodyID}
+		if hash {
+			dest = append(dest, &hashBytes)
 		}
+		if meta {
+			dest = append(dest, &metaBytes)
+		}
+		var lastKw string
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {
 				yield(nil, err)
 				return
 			}
-			msg.UID, msg.Flags, msg.Keywords = uint32(uid), Flags(flags), splitKeywords(kw)
+			msg.UID, msg.Flags = uint32(uid), Flags(flags)
+			// Keywords are few and repeat from message to message.
+			if string(kw) != lastKw {
+				lastKw = string(kw)
+				msg.Keywords = splitKeywords(lastKw)
+			}
 			msg.InternalDate, msg.SaveDate = time.Unix(idate, 0).UTC(), time.Unix(sdate, 0).UTC()
-			copy(msg.Body[:], hash)
-			// The caller may keep nothing past its loop step: msg is
-			// reused, like the row buffers it points to.
+			copy(msg.Body[:], hashBytes)
+			msg.Meta = metaBytes
 			if !yield(&msg, nil) {
 				return
 			}

@@ -63,7 +63,7 @@ func TestSyncFollowsEveryChange(t *testing.T) {
 	}
 	// Fetch streams a UID range with metadata.
 	var got []uint32
-	for m, err := range mb.Fetch(ctx, in.ID, 1, 3, true) {
+	for m, err := range mb.Fetch(ctx, in.ID, 1, 3, FetchMeta) {
 		if err != nil || len(m.Meta) == 0 {
 			t.Fatalf("Fetch: %v, meta %d bytes", err, len(m.Meta))
 		}
