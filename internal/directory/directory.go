@@ -91,6 +91,8 @@ type Directory struct {
 
 	prepMu    sync.Mutex
 	byAddress *sql.Stmt
+
+	auth *authCache
 }
 
 var migrations = []string{`
@@ -156,7 +158,7 @@ func Open(ctx context.Context, path string, shards int) (*Directory, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Directory{db: db, shards: shards}, nil
+	return &Directory{db: db, shards: shards, auth: newAuthCache()}, nil
 }
 
 // Close closes the database.

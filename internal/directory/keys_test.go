@@ -74,3 +74,44 @@ func TestAPIKeysAsPasswords(t *testing.T) {
 		t.Fatal("a key-like password was accepted")
 	}
 }
+
+// TestAuthCacheFollowsPasswordChanges: a remembered login ends as soon as
+// the password changes, and a wrong password is never remembered.
+func TestAuthCacheFollowsPasswordChanges(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t, 1)
+	d.AddDomain(ctx, Domain{Name: "example.org"})
+	if _, err := d.AddUser(ctx, NewUser{Address: "a@example.org", Password: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second login is answered from the cache
+		if _, err := d.Authenticate(ctx, "a@example.org", "one"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Authenticate(ctx, "a@example.org", "two"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if err := d.SetPassword(ctx, "a@example.org", "two"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Authenticate(ctx, "a@example.org", "one"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("old password after the change: %v", err)
+	}
+	if _, err := d.Authenticate(ctx, "a@example.org", "two"); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	// A change made by another process (another Directory on the same
+	// file) ends the cached login too.
+	other, err := Open(ctx, d.db.Path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.SetPassword(ctx, "a@example.org", "three"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Authenticate(ctx, "a@example.org", "two"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("password changed elsewhere, old one still accepted: %v", err)
+	}
+}

@@ -244,16 +244,19 @@ func (d *Directory) Authenticate(ctx context.Context, address, password string) 
 	u, err := d.User(ctx, address)
 	if err != nil {
 		// Spend the same time as a real check.
-		VerifyPassword(dummyHash, password)
+		verifyPassword(dummyHash, password)
 		return User{}, ErrBadCredentials
 	}
 	if u.passwordHash == "" {
-		VerifyPassword(dummyHash, password)
+		verifyPassword(dummyHash, password)
 		return User{}, ErrBadCredentials
 	}
-	ok, err := VerifyPassword(u.passwordHash, password)
-	if err != nil || !ok {
-		return User{}, ErrBadCredentials
+	if !d.auth.verified(u.ID, u.passwordHash, password) {
+		ok, err := verifyPassword(u.passwordHash, password)
+		if err != nil || !ok {
+			return User{}, ErrBadCredentials
+		}
+		d.auth.remember(u.ID, u.passwordHash, password)
 	}
 	if !u.Enabled {
 		return User{}, ErrDisabled
