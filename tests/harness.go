@@ -131,6 +131,7 @@ type Server struct {
 	t        testing.TB
 	DataDir  string
 	LMTPAddr string
+	IMAPAddr string
 	// Config is the path of a TOML configuration file, or "".
 	Config string
 
@@ -146,7 +147,7 @@ type Server struct {
 // LMTP port. The process, if still running at the end of the test, is
 // killed; on failure the end of its log is printed.
 func NewServer(t testing.TB, dataDir string) *Server {
-	s := &Server{t: t, DataDir: dataDir, LMTPAddr: freeAddr(t), log: &logBuffer{}}
+	s := &Server{t: t, DataDir: dataDir, LMTPAddr: freeAddr(t), IMAPAddr: freeAddr(t), log: &logBuffer{}}
 	t.Cleanup(func() {
 		s.Kill()
 		if t.Failed() {
@@ -168,7 +169,8 @@ func (s *Server) spawn() (ready <-chan struct{}, done chan struct{}, err error) 
 	if s.cmd != nil {
 		return nil, nil, errors.New("server already running")
 	}
-	args := []string{"serve", "--data", s.DataDir, "--lmtp-addr", s.LMTPAddr, "--smtp-addr", "off", "--http-addr", "off"}
+	args := []string{"serve", "--data", s.DataDir, "--lmtp-addr", s.LMTPAddr, "--smtp-addr", "off", "--http-addr", "off",
+		"--imap-addr", s.IMAPAddr, "--imaps-addr", "off"}
 	if s.Config != "" {
 		args = append(args, "--config", s.Config)
 	}

@@ -30,7 +30,7 @@ const usage = `petrel: a mail server.
 Usage: petrel COMMAND [ARGS] [FLAGS]
 
 Server:
-  serve                        run the server (LMTP, SMTP, HTTP) on the data folder
+  serve                        run the server (LMTP, SMTP, IMAP, HTTP) on the data folder
   deliver --to ADDR [--from A] deliver a message from standard input over LMTP
 
 Domains:
@@ -49,6 +49,12 @@ Accounts (users and shared mailboxes):
   user address add|remove ADDRESS EXTRA
   user disable|enable ADDRESS
   user delete ADDRESS          (deletes the mailbox and all its mail)
+
+API keys (usable as the account's IMAP password, e.g. by migration tools):
+  key create ADDRESS [--name NAME] [--expires DURATION]
+                               make a key; it is printed once and never again
+  key list ADDRESS
+  key revoke ID
 
 Mail:
   folders ADDRESS              list an account's folders with their counts
@@ -153,6 +159,8 @@ func run(name string, args []string, stdin io.Reader, stdout io.Writer) error {
 		return cmdDomain(ctx, args, stdout)
 	case "user":
 		return cmdUser(ctx, args, stdout)
+	case "key":
+		return cmdKey(ctx, args, stdout)
 	case "folders":
 		return cmdFolders(ctx, args, stdout)
 	case "messages":
@@ -169,6 +177,8 @@ func cmdServe(args []string) error {
 	lmtp := c.fs.String("lmtp-addr", "", "LMTP listener address (default 127.0.0.1:2424; \"off\" to disable)")
 	smtp := c.fs.String("smtp-addr", "", "inbound SMTP listener address (default 127.0.0.1:2525; \"off\" to disable)")
 	httpAddr := c.fs.String("http-addr", "", "HTTP listener address for /metrics and /healthz (default 127.0.0.1:8080; \"off\" to disable)")
+	imapAddr := c.fs.String("imap-addr", "", "IMAP listener address (default 127.0.0.1:1143; \"off\" to disable)")
+	imapsAddr := c.fs.String("imaps-addr", "", "IMAP with implicit TLS listener address (default 127.0.0.1:1993; \"off\" to disable)")
 	shards := c.fs.Int("shards", 0, "shard count of a new data folder (default 4)")
 	logLevel := c.fs.String("log-level", "", "debug, info, warn, error or trace")
 	if err := c.parse(args); err != nil {
@@ -184,7 +194,7 @@ func cmdServe(args []string) error {
 	for _, o := range []struct {
 		flag string
 		dst  *string
-	}{{*lmtp, &cfg.LMTPAddr}, {*smtp, &cfg.SMTPAddr}, {*httpAddr, &cfg.HTTPAddr}} {
+	}{{*lmtp, &cfg.LMTPAddr}, {*smtp, &cfg.SMTPAddr}, {*httpAddr, &cfg.HTTPAddr}, {*imapAddr, &cfg.IMAPAddr}, {*imapsAddr, &cfg.IMAPSAddr}} {
 		switch o.flag {
 		case "":
 		case "off":

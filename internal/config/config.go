@@ -24,6 +24,17 @@ type Config struct {
 	LMTPAddr string `toml:"lmtp_addr"`
 	SMTPAddr string `toml:"smtp_addr"`
 	HTTPAddr string `toml:"http_addr"`
+	// IMAPAddr is the IMAP listener with STARTTLS; IMAPSAddr the one with
+	// implicit TLS (RFC 8314).
+	IMAPAddr  string `toml:"imap_addr"`
+	IMAPSAddr string `toml:"imaps_addr"`
+	// TLSCert and TLSKey are PEM files; empty: a self-signed certificate
+	// made on first start.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// PlaintextAuth allows IMAP passwords without TLS from non-loopback
+	// clients.
+	PlaintextAuth bool `toml:"plaintext_auth"`
 	// MaxMessageSize is the largest message accepted.
 	MaxMessageSize Size `toml:"max_message_size"`
 	// DiskReserve is the free space below which mail is refused (452 4.3.1).
@@ -46,6 +57,8 @@ func Default() Config {
 		LMTPAddr:       "127.0.0.1:2424",
 		SMTPAddr:       "127.0.0.1:2525",
 		HTTPAddr:       "127.0.0.1:8080",
+		IMAPAddr:       "127.0.0.1:1143",
+		IMAPSAddr:      "127.0.0.1:1993",
 		MaxMessageSize: 64 << 20,
 		DiskReserve:    256 << 20,
 		LogLevel:       "info",
@@ -86,6 +99,9 @@ func (c Config) Check() error {
 	}
 	if c.DiskReserve < 0 {
 		return fmt.Errorf("config: disk_reserve is negative")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("config: tls_cert and tls_key go together")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "trace":

@@ -23,6 +23,7 @@ import (
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/directory"
+	"github.com/petrelmail/petrel/internal/imap"
 	"github.com/petrelmail/petrel/internal/smtpd"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -126,7 +127,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	var (
 		wg       sync.WaitGroup
 		stoppers []stopper
-		serveErr = make(chan error, 4)
+		serveErr = make(chan error, 8)
 	)
 	listen := func(name, addr string, serve func(net.Listener) error, stop stopper) error {
 		if addr == "" {
@@ -183,6 +184,30 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}, httpSrv.Shutdown); err != nil {
 		stopAll()
 		return err
+	}
+
+	if cfg.IMAPAddr != "" || cfg.IMAPSAddr != "" {
+		tlsConfig, err := imap.LoadTLS(cfg.TLSCert, cfg.TLSKey, cfg.DataDir, cfg.Hostname)
+		if err != nil {
+			stopAll()
+			return err
+		}
+		imapSrv := imap.New(imap.Config{Hostname: cfg.Hostname, TLS: tlsConfig, PlaintextAuth: cfg.PlaintextAuth},
+			data.Directory, data.Store, pipeline, log.With("part", "imap"))
+		stopIMAP := imapSrv.Stop
+		for _, l := range []struct {
+			name, addr string
+			implicit   bool
+		}{{"imap", cfg.IMAPAddr, false}, {"imaps", cfg.IMAPSAddr, true}} {
+			if err := listen(l.name, l.addr, func(ln net.Listener) error { return imapSrv.Serve(ln, l.implicit) }, stopIMAP); err != nil {
+				stopAll()
+				return err
+			}
+			if l.addr != "" {
+				// One Stop stops both listeners.
+				stopIMAP = func(context.Context) error { return nil }
+			}
+		}
 	}
 
 	collectorDone := make(chan struct{})
