@@ -18,15 +18,21 @@ import (
 // none. The same limits as delivery apply: message size, disk reserve and
 // quota.
 type Batch struct {
-	p      *Pipeline
-	user   directory.User
-	items  []store.AppendItem
-	spools []*blob.Spooled
-	unpins []func()
-	done   []chan struct{}
-	errs   []error
-	made   []bool
-	ok     bool
+	p     *Pipeline
+	user  directory.User
+	items []store.AppendItem
+	msgs  []*pending
+	ok    bool
+}
+
+// pending is one message of a batch whose body is being made durable in
+// the background: its goroutine writes made and err, then closes done.
+type pending struct {
+	spool *blob.Spooled
+	unpin func()
+	done  chan struct{}
+	made  bool
+	err   error
 }
 
 // NewBatch starts saving messages for a user.
@@ -53,25 +59,19 @@ func (b *Batch) Add(r io.Reader, folder string, flags store.Flags, keywords []st
 	if date.IsZero() {
 		date = time.Now()
 	}
-	i := len(b.items)
+	pm := &pending{spool: sp, unpin: b.p.store.Blobs().Pin(sp.Hash), done: make(chan struct{})}
+	b.msgs = append(b.msgs, pm)
+	go func() {
+		defer close(pm.done)
+		pm.made, pm.err = sp.Commit()
+	}()
 	b.items = append(b.items, store.AppendItem{
-		Body:   store.Body{Hash: sp.Hash, Size: sp.Size, Meta: message.Parse(raw).Marshal()},
+		Body: store.Body{Hash: sp.Hash, Size: sp.Size, Meta: message.Parse(raw).Marshal(), Durable: func() error {
+			<-pm.done
+			return pm.err
+		}},
 		Folder: folder, Flags: flags, Keywords: keywords, InternalDate: date,
 	})
-	b.spools = append(b.spools, sp)
-	b.unpins = append(b.unpins, b.p.store.Blobs().Pin(sp.Hash))
-	b.errs = append(b.errs, nil)
-	b.made = append(b.made, false)
-	done := make(chan struct{})
-	b.done = append(b.done, done)
-	go func() {
-		defer close(done)
-		b.made[i], b.errs[i] = sp.Commit()
-	}()
-	b.items[i].Body.Durable = func() error {
-		<-done
-		return b.errs[i]
-	}
 	return nil
 }
 
@@ -118,15 +118,15 @@ func (b *Batch) Commit(ctx context.Context) ([]store.AppendResult, error) {
 // Close releases what the batch holds; bodies it stored that no committed
 // message references are taken back.
 func (b *Batch) Close() {
-	for i, sp := range b.spools {
-		<-b.done[i]
-		b.unpins[i]()
-		sp.Close()
-		if !b.ok && b.made[i] {
-			if err := b.p.store.DropIfUnreferenced(context.Background(), sp.Hash); err != nil {
+	for _, pm := range b.msgs {
+		<-pm.done
+		pm.unpin()
+		pm.spool.Close()
+		if !b.ok && pm.made {
+			if err := b.p.store.DropIfUnreferenced(context.Background(), pm.spool.Hash); err != nil {
 				b.p.log.Warn("drop unreferenced body", "err", err)
 			}
 		}
 	}
-	b.spools, b.items = nil, nil
+	b.msgs, b.items = nil, nil
 }

@@ -173,3 +173,39 @@ func TestMultiAppendOverQuota(t *testing.T) {
 		t.Fatalf("one message: %q", l)
 	}
 }
+
+// TestMultiAppend saves three messages in one APPEND (RFC 3502) with
+// synchronizing and non-synchronizing literals; then a MULTIAPPEND whose
+// third message is refused saves none of them.
+func TestMultiAppend(t *testing.T) {
+	ts := newTestServer(t, 0, "alice")
+	rc := ts.raw(t)
+	rc.login("alice")
+	m1, m2, m3 := testMessage("multi one"), testMessage("multi two"), testMessage("multi three")
+	rc.send(fmt.Sprintf(`a APPEND INBOX (\Seen) {%d}`, len(m1)))
+	if l := rc.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("continuation 1: %q", l)
+	}
+	rc.send(m1 + fmt.Sprintf(` ($One) {%d}`, len(m2)))
+	if l := rc.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("continuation 2: %q", l)
+	}
+	rc.send(m2 + fmt.Sprintf(" {%d+}", len(m3)))
+	rc.send(m3)
+	lines := rc.until("a")
+	v := uidValidity(t, rc, "INBOX")
+	sameLines(t, "MULTIAPPEND", lines, []string{fmt.Sprintf("a OK [APPENDUID %d 1:3] APPEND completed", v)})
+	rc.send(fmt.Sprintf("c APPEND INBOX {%d+}\r\n%s {%d+}\r\n%s (\\Bogus) {%d}", len(m1), m1, len(m2), m2, len(m3)))
+	if l := rc.line(); !strings.HasPrefix(l, "c BAD") {
+		t.Fatalf("bad flag on the third message: %q", l)
+	}
+	sameLines(t, "after the refused MULTIAPPEND", rc.cmd("d", "STATUS INBOX (MESSAGES UIDNEXT)"),
+		[]string{"* STATUS INBOX (MESSAGES 3 UIDNEXT 4)", "d OK STATUS completed"})
+	c := ts.login(t, "alice", nil)
+	mustSelect(t, c, "INBOX")
+	var got []string
+	for _, m := range fetchAll(t, c, &imap.FetchOptions{Flags: true, Envelope: true}) {
+		got = append(got, fmt.Sprintf("%d %s [%s]", m.UID, m.Envelope.Subject, flagString(m.Flags)))
+	}
+	sameLines(t, "INBOX", got, []string{`1 multi one [\Seen]`, "2 multi two [$One]", "3 multi three []"})
+}

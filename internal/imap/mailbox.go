@@ -439,9 +439,10 @@ func (s *session) cmdStatus(cmd *wire.Command) error {
 
 func (s *session) appendStatus(f store.Folder, items []string) error {
 	var unseen, deleted int64
-	if slices.Contains(items, "UNSEEN") || slices.Contains(items, "DELETED") {
+	var deletedBytes int64
+	if slices.Contains(items, "UNSEEN") || slices.Contains(items, "DELETED") || slices.Contains(items, "DELETED-STORAGE") {
 		var err error
-		if unseen, deleted, err = s.mb.FolderCounts(s.ctx(), f.ID); err != nil {
+		if unseen, deleted, deletedBytes, err = s.mb.FolderCounts(s.ctx(), f.ID); err != nil {
 			return err
 		}
 	}
@@ -465,6 +466,10 @@ func (s *session) appendStatus(f store.Folder, items []string) error {
 			b = strconv.AppendInt(b, unseen, 10)
 		case "DELETED":
 			b = strconv.AppendInt(b, deleted, 10)
+		case "DELETED-STORAGE":
+			// RFC 9208 section 4.2.1: in units of 1024 octets, what
+			// expunging the \Deleted messages would free.
+			b = strconv.AppendInt(b, (deletedBytes+1023)/1024, 10)
 		case "SIZE":
 			b = strconv.AppendInt(b, f.Bytes, 10)
 		case "RECENT":

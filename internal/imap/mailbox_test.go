@@ -560,3 +560,18 @@ func TestUnselectClose(t *testing.T) {
 	rc.ok("g", "SELECT INBOX")
 	sameLines(t, "after CLOSE", rc.cmd("h", "UID SEARCH ALL"), []string{"* SEARCH 2", "h OK UID SEARCH completed"})
 }
+
+// TestStatusDeletedStorage: STATUS DELETED-STORAGE (RFC 9208 section
+// 4.2.1) is what expunging the \Deleted messages would free, in KiB.
+func TestStatusDeletedStorage(t *testing.T) {
+	ts := newTestServer(t, 0, "alice")
+	c := ts.login(t, "alice", nil)
+	big := testMessage("big") + strings.Repeat("x", 3000) + "\r\n"
+	appendMsg(t, c, "INBOX", testMessage("small"))
+	appendMsg(t, c, "INBOX", big, imap.FlagDeleted)
+	rc := ts.raw(t)
+	rc.login("alice")
+	sameLines(t, "STATUS", rc.cmd("a", "STATUS INBOX (DELETED DELETED-STORAGE MESSAGES)"), []string{
+		fmt.Sprintf("* STATUS INBOX (DELETED 1 DELETED-STORAGE %d MESSAGES 2)", (len(big)+1023)/1024),
+		"a OK STATUS completed"})
+}

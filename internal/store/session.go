@@ -259,10 +259,12 @@ func (sh *Shard) ChangedMailboxes(ctx context.Context, after int64) (mailboxes [
 	return mailboxes, head, rows.Err()
 }
 
-// FolderCounts counts a folder's messages without \Seen and with \Deleted
-// (STATUS UNSEEN and DELETED, RFC 9051 section 6.3.11).
-func (m *Mailbox) FolderCounts(ctx context.Context, folder int64) (unseen, deleted int64, err error) {
-	err = m.sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(sum(flags & ? = 0), 0), coalesce(sum(flags & ? != 0), 0)
-		FROM messages WHERE folder_id=?`, int64(FlagSeen), int64(FlagDeleted), folder).Scan(&unseen, &deleted)
-	return unseen, deleted, err
+// FolderCounts counts a folder's messages without \Seen and with \Deleted,
+// and the bytes of the latter (STATUS UNSEEN and DELETED, RFC 9051 section
+// 6.3.11; DELETED-STORAGE, RFC 9208 section 4.2.1).
+func (m *Mailbox) FolderCounts(ctx context.Context, folder int64) (unseen, deleted, deletedBytes int64, err error) {
+	err = m.sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(sum(flags & ?1 = 0), 0), coalesce(sum(flags & ?2 != 0), 0),
+		coalesce(sum(CASE WHEN flags & ?2 != 0 THEN size ELSE 0 END), 0)
+		FROM messages WHERE folder_id=?3`, int64(FlagSeen), int64(FlagDeleted), folder).Scan(&unseen, &deleted, &deletedBytes)
+	return unseen, deleted, deletedBytes, err
 }

@@ -72,8 +72,8 @@ func TestSyncFollowsEveryChange(t *testing.T) {
 	if !slices.Equal(got, []uint32{1, 3}) {
 		t.Fatalf("Fetch 1:3 gave %v", got)
 	}
-	unseen, deleted, err := mb.FolderCounts(ctx, in.ID)
-	if err != nil || unseen != 2 || deleted != 0 {
+	unseen, deleted, deletedBytes, err := mb.FolderCounts(ctx, in.ID)
+	if err != nil || unseen != 2 || deleted != 0 || deletedBytes != 0 {
 		t.Fatalf("FolderCounts: %d unseen, %d deleted, %v", unseen, deleted, err)
 	}
 	// Another mailbox's folder is not found.

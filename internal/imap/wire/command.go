@@ -180,10 +180,11 @@ type Status struct {
 
 // statusItems are the status-att Petrel knows: RFC 9051 section 6.3.11,
 // RECENT of RFC 3501, HIGHESTMODSEQ of RFC 7162 section 3.1.7, APPENDLIMIT of
-// RFC 7889, MAILBOXID of RFC 8474 section 4.
+// RFC 7889, MAILBOXID of RFC 8474 section 4, DELETED-STORAGE of RFC 9208
+// section 4.2.1.
 var statusItems = map[string]bool{
 	"MESSAGES": true, "UIDNEXT": true, "UIDVALIDITY": true, "UNSEEN": true,
-	"DELETED": true, "SIZE": true, "RECENT": true, "HIGHESTMODSEQ": true,
+	"DELETED": true, "DELETED-STORAGE": true, "SIZE": true, "RECENT": true, "HIGHESTMODSEQ": true,
 	"APPENDLIMIT": true, "MAILBOXID": true,
 }
 
