@@ -33,6 +33,9 @@ type dovecotTarget struct {
 	// fsyncAlways sets mail_fsync = always: Dovecot then fsyncs folders
 	// and index files too, the durability Petrel gives every delivery.
 	fsyncAlways bool
+	// imapConns is how many IMAP connections the instance must hold at
+	// once (the idle-connection measurement); the limits are set for it.
+	imapConns int
 
 	dir      string
 	mailDir  string
@@ -45,8 +48,8 @@ const mailUser = "petrelbench"
 
 var dovecotPackages = []string{"dovecot-core", "dovecot-imapd", "dovecot-lmtpd"}
 
-func newDovecot(root string, nUsers int, install, fsyncAlways bool) *dovecotTarget {
-	return &dovecotTarget{root: root, nUsers: nUsers, install: install, fsyncAlways: fsyncAlways}
+func newDovecot(root string, nUsers int, install, fsyncAlways bool, imapConns int) *dovecotTarget {
+	return &dovecotTarget{root: root, nUsers: nUsers, install: install, fsyncAlways: fsyncAlways, imapConns: imapConns}
 }
 
 func (t *dovecotTarget) Name() string {
@@ -63,6 +66,29 @@ func (t *dovecotTarget) DataDir() string           { return t.mailDir }
 func (t *dovecotTarget) Pgid() int                 { return t.proc.pgid() }
 func (t *dovecotTarget) Stop() error               { return t.proc.stop() }
 func (t *dovecotTarget) DiskUsage() (int64, error) { return diskUsage(t.mailDir) }
+
+// IMAPSetup describes the IMAP side of the configuration.
+func (t *dovecotTarget) IMAPSetup() string {
+	return fmt.Sprintf("IMAP: one `imap` process per connection (Dovecot's default `client_limit = 1` for `service imap`), "+
+		"`process_limit = %d` for `service imap`, `mail_max_userip_connections = %d`, `default_client_limit = %d`, "+
+		"`imap_hibernate_timeout` left at 0 (hibernation off), no TLS", t.imapLimit(), t.imapLimit(), 2*t.imapLimit()+200)
+}
+
+// SetUsers changes how many users the next Start creates.
+func (t *dovecotTarget) SetUsers(n int) { t.nUsers = n }
+
+// SkipIdle says why the idle-connection measurement is not repeated for
+// this instance, or "".
+func (t *dovecotTarget) SkipIdle() string {
+	if t.fsyncAlways {
+		return "same as Dovecot: the two configs differ only in `mail_fsync`"
+	}
+	return ""
+}
+
+// imapLimit is the per-service process limit and per-user connection limit
+// written into the config.
+func (t *dovecotTarget) imapLimit() int { return max(t.imapConns+100, 1000) }
 func (t *dovecotTarget) Setup() string {
 	fs := t.fsync
 	if fs == "" {
@@ -215,6 +241,16 @@ service imap-login {
     port = 0
   }
 }
+# Room for the idle-connection measurement: every connection is a process
+# of its own (client_limit = 1, the default) for the same user and IP.
+service imap {
+  process_limit = {{.IMAPLimit}}
+}
+# anvil, auth, stats and log are clients of every login and imap process.
+default_client_limit = {{.ClientLimit}}
+protocol imap {
+  mail_max_userip_connections = {{.IMAPLimit}}
+}
 `))
 
 func (t *dovecotTarget) Start(ctx context.Context) error {
@@ -244,6 +280,24 @@ func (t *dovecotTarget) Start(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(users.String()), 0o644); err != nil {
 		return err
 	}
+	return t.launch(ctx)
+}
+
+// Restart stops the instance and starts it again on the same mail (new
+// ports, same config otherwise).
+func (t *dovecotTarget) Restart(ctx context.Context) error {
+	if err := t.proc.stop(); err != nil {
+		logf("%s: %v", t.Name(), err)
+	}
+	return t.launch(ctx)
+}
+
+// LogPath is the instance's log file.
+func (t *dovecotTarget) LogPath() string { return filepath.Join(t.dir, "dovecot.log") }
+
+// launch writes the config with fresh loopback ports and starts Dovecot.
+func (t *dovecotTarget) launch(ctx context.Context) error {
+	dir := t.dir
 	ports, err := freePorts(2)
 	if err != nil {
 		return err
@@ -255,7 +309,9 @@ func (t *dovecotTarget) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = dovecotConf.Execute(f, map[string]any{"Dir": dir, "LMTPPort": ports[0], "IMAPPort": ports[1], "FsyncAlways": t.fsyncAlways})
+	limit := t.imapLimit()
+	err = dovecotConf.Execute(f, map[string]any{"Dir": dir, "LMTPPort": ports[0], "IMAPPort": ports[1], "FsyncAlways": t.fsyncAlways,
+		"IMAPLimit": limit, "ClientLimit": 2*limit + 200})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -263,7 +319,12 @@ func (t *dovecotTarget) Start(ctx context.Context) error {
 		return err
 	}
 	if out, err := runQuiet(ctx, dir, nil, t.doveconf, "-c", conf, "-h", "mail_fsync"); err == nil {
-		t.fsync = strings.TrimSpace(out)
+		// Warnings (if any) come first; the value is the last line.
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		t.fsync = strings.TrimSpace(lines[len(lines)-1])
+		for _, l := range lines[:len(lines)-1] {
+			logf("%s: doveconf: %s", t.Name(), l)
+		}
 	} else {
 		return fmt.Errorf("config check: %w", err)
 	}
@@ -273,6 +334,10 @@ func (t *dovecotTarget) Start(ctx context.Context) error {
 	}
 	t.proc = p
 	if err := waitLMTP(ctx, p, t.lmtpAddr, startTimeout); err != nil {
+		_ = p.stop()
+		return err
+	}
+	if err := waitIMAP(ctx, p, t.imapAddr, startTimeout); err != nil {
 		_ = p.stop()
 		return err
 	}

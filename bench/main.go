@@ -38,12 +38,20 @@ type options struct {
 	write        string
 	installPeers bool
 	keep         bool
+
+	lmtp, imap   bool // workloads
+	imapMessages int
+	imapConns    int
+	imapRuns     int
+	idleConns    int
+	idleParallel int
+	idleSettle   time.Duration
 }
 
 func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	o := &options{}
-	var rcpts, targets string
+	var rcpts, targets, workloads string
 	fs.BoolVar(&o.smoke, "smoke", false, "tiny run (50 messages, 1 run, 5 warm-up) that fails on any delivery failure")
 	fs.IntVar(&o.messages, "messages", 3000, "timed messages per run (0 = the whole corpus once; 50 with --smoke); 3,000 keeps the full run under 10 minutes")
 	fs.IntVar(&o.warmup, "warmup", 20, "untimed warm-up messages per run (5 with --smoke)")
@@ -54,7 +62,14 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&targets, "targets", "petrel,dovecot,dovecot-fsync", "comma-separated servers to run: petrel, dovecot (default fsync settings), dovecot-fsync (mail_fsync = always: Petrel's durability)")
 	fs.StringVar(&o.cache, "cache", defaultCacheDir(), "cache folder for the corpus tarball")
 	fs.StringVar(&o.repo, "repo", "", "Petrel module root (default: found from the working directory)")
-	fs.StringVar(&o.write, "write", "", "replace the LMTP block of this Markdown file (e.g. docs/benchmarks.md); full mode only")
+	fs.StringVar(&o.write, "write", "", "replace the blocks of the workloads run in this Markdown file (e.g. docs/benchmarks.md); full mode only")
+	fs.StringVar(&workloads, "workload", "lmtp,imap", "comma-separated workloads: lmtp (delivery), imap (APPEND, FETCH, idle connections)")
+	fs.IntVar(&o.imapMessages, "imap-messages", 12000, "imap: messages APPENDed to the one mailbox (300 with --smoke); the corpus is reused with new Message-IDs beyond its size")
+	fs.IntVar(&o.imapConns, "imap-conns", 4, "imap: concurrent APPEND connections")
+	fs.IntVar(&o.imapRuns, "imap-runs", 5, "imap: timed runs of each FETCH after the first one (2 with --smoke)")
+	fs.IntVar(&o.idleConns, "idle-conns", 1000, "imap: idle connections (LOGIN + SELECT INBOX) for the memory measurement, 0 to skip (20 with --smoke)")
+	fs.IntVar(&o.idleParallel, "idle-parallel", 8, "imap: idle connections being opened at a time")
+	fs.DurationVar(&o.idleSettle, "idle-settle", 150*time.Second, "imap: wait after opening the idle connections before the settled memory sample (Go forces a GC every 2 minutes); 3s with --smoke")
 	fs.BoolVar(&o.installPeers, "install-peers", false, "apt-get install missing peer servers (root only)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp folder with data and logs")
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +89,18 @@ func parseFlags(args []string) (*options, error) {
 		}
 		if !set["warmup"] {
 			o.warmup = 5
+		}
+		if !set["imap-messages"] {
+			o.imapMessages = 300
+		}
+		if !set["imap-runs"] {
+			o.imapRuns = 2
+		}
+		if !set["idle-conns"] {
+			o.idleConns = 20
+		}
+		if !set["idle-settle"] {
+			o.idleSettle = 3 * time.Second
 		}
 		if o.write != "" {
 			return nil, errors.New("--write is for full runs only; a smoke run's figures are not benchmark results")
@@ -96,8 +123,21 @@ func parseFlags(args []string) (*options, error) {
 		}
 		o.targets = append(o.targets, s)
 	}
+	for _, s := range strings.Split(workloads, ",") {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "lmtp":
+			o.lmtp = true
+		case "imap":
+			o.imap = true
+		default:
+			return nil, fmt.Errorf("--workload: unknown workload %q (lmtp, imap)", s)
+		}
+	}
 	if o.runs < 1 || o.conns < 1 || o.users < 1 || o.messages < 0 || o.warmup < 0 {
 		return nil, errors.New("--runs, --conns and --users must be >= 1; --messages and --warmup >= 0")
+	}
+	if o.imapMessages < 1 || o.imapConns < 1 || o.imapRuns < 1 || o.idleConns < 0 || o.idleParallel < 1 || o.idleSettle < 0 {
+		return nil, errors.New("--imap-messages, --imap-conns, --imap-runs and --idle-parallel must be >= 1; --idle-conns and --idle-settle >= 0")
 	}
 	return o, nil
 }
@@ -170,9 +210,9 @@ func run() int {
 		case "petrel":
 			all = append(all, newPetrel(repo, root, o.users))
 		case "dovecot":
-			all = append(all, newDovecot(root, o.users, o.installPeers, false))
+			all = append(all, newDovecot(root, o.users, o.installPeers, false, o.idleConns))
 		case "dovecot-fsync":
-			all = append(all, newDovecot(root, o.users, o.installPeers, true))
+			all = append(all, newDovecot(root, o.users, o.installPeers, true, o.idleConns))
 		}
 	}
 
@@ -209,10 +249,119 @@ func run() int {
 			active = append(active, t)
 		}
 	}
+	// The IMAP report starts from the same statuses (before any LMTP
+	// failure, which says nothing about IMAP).
+	imapRep := &imapReport{
+		date: began, command: rep.command, machine: rep.machine, corpus: cinfo, smoke: o.smoke,
+		cfg: o.imapConfig(), targets: append([]targetStatus(nil), rep.targets...),
+	}
 	for i := range rep.targets {
 		statusOf[rep.targets[i].name] = &rep.targets[i]
 	}
 
+	if o.lmtp {
+		runLMTPRounds(ctx, o, active, statusOf, corpus, rep)
+		rep.duration = time.Since(began)
+	}
+	if o.imap && ctx.Err() == nil {
+		if _, err := raiseNoFile(uint64(max(4096, 2*o.idleConns+1024))); err != nil {
+			logf("RLIMIT_NOFILE: %v", err)
+		}
+		t0 := time.Now()
+		runIMAPTargets(ctx, active, corpus, imapRep)
+		imapRep.duration = time.Since(t0)
+	}
+	if ctx.Err() != nil {
+		logf("interrupted: stopping servers")
+		return 130
+	}
+	total := time.Since(began)
+	rep.total, imapRep.total = total, total
+	// Setups read back from a started instance (Dovecot's mail_fsync) are
+	// known only now.
+	for _, t := range all {
+		d, ok := t.(describer)
+		if !ok {
+			continue
+		}
+		if st := statusOf[t.Name()]; st != nil {
+			st.setup = d.Setup()
+		}
+		st := imapRep.status(t.Name())
+		st.setup = d.Setup()
+		if is, ok := t.(interface{ IMAPSetup() string }); ok {
+			st.setup += "; " + is.IMAPSetup()
+		}
+	}
+
+	var blocks []docBlock
+	failed := false
+	if o.lmtp {
+		md := rep.markdown()
+		fmt.Println(md)
+		blocks = append(blocks, docBlock{begin: lmtpBegin, end: lmtpEnd, content: md})
+		for _, st := range rep.targets {
+			if st.failed != "" {
+				failed = true
+			}
+		}
+		for _, r := range rep.records {
+			if r.err != nil {
+				failed = true
+			}
+		}
+	}
+	if o.imap {
+		md := imapRep.markdown()
+		fmt.Println(md)
+		blocks = append(blocks, docBlock{begin: imapBegin, end: imapEnd, after: lmtpEnd, content: md})
+		if imapRep.failed() {
+			failed = true
+		}
+	}
+	for _, st := range rep.targets {
+		if st.skipped != "" {
+			logf("%s was SKIPPED (not measured): %s", st.name, st.skipped)
+		}
+	}
+	logf("whole run took %s", total.Round(time.Second))
+	if failed {
+		logf("FAILED: see the report above")
+		if o.write != "" {
+			logf("not writing %s because of the failures", o.write)
+		}
+		return 1
+	}
+	if o.write != "" {
+		if err := writeBlocks(o.write, blocks); err != nil {
+			logf("writing %s: %v", o.write, err)
+			return 1
+		}
+		var names []string
+		for _, b := range blocks {
+			names = append(names, b.begin)
+		}
+		logf("wrote %s in %s", strings.Join(names, " and "), o.write)
+	}
+	return 0
+}
+
+// startWait is the pause between a restart and the first memory sample.
+func (o *options) startWait() time.Duration {
+	if o.smoke {
+		return time.Second
+	}
+	return 3 * time.Second
+}
+
+func (o *options) imapConfig() imapConfig {
+	return imapConfig{messages: o.imapMessages, conns: o.imapConns, runs: o.imapRuns,
+		idle: o.idleConns, parallel: o.idleParallel, settle: o.idleSettle, startWait: o.startWait()}
+}
+
+// runLMTPRounds runs every LMTP workload o.runs times on every active
+// target, alternating the order of servers between rounds.
+func runLMTPRounds(ctx context.Context, o *options, active []target, statusOf map[string]*targetStatus, corpus []message, rep *reportData) {
 	for round := 0; round < o.runs && ctx.Err() == nil; round++ {
 		for _, rc := range o.rcpts {
 			order := append([]target(nil), active...)
@@ -246,46 +395,55 @@ func run() int {
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		logf("interrupted: stopping servers")
-		return 130
-	}
-	rep.duration = time.Since(began)
+}
 
-	md := rep.markdown()
-	fmt.Println(md)
-
-	failed := false
-	for _, st := range rep.targets {
-		if st.failed != "" {
-			failed = true
+// runIMAPTargets runs the IMAP workload once on every active target that
+// has an IMAP listener.
+func runIMAPTargets(ctx context.Context, active []target, corpus []message, rep *imapReport) {
+	for _, t := range active {
+		if ctx.Err() != nil {
+			return
 		}
-	}
-	for _, r := range rep.records {
-		if r.err != nil {
-			failed = true
+		st := rep.status(t.Name())
+		if p, ok := t.(*petrelTarget); ok && !p.hasIMAP {
+			st.skipped = "this build's `petrel serve` has no `--imap-addr`"
+			logf("imap, %s: SKIPPED: %s", t.Name(), st.skipped)
+			continue
 		}
-	}
-	for _, st := range rep.targets {
-		if st.skipped != "" {
-			logf("%s was SKIPPED (not measured): %s", st.name, st.skipped)
+		it, ok := t.(imapServer)
+		if !ok {
+			st.skipped = "no IMAP support in the harness for this server"
+			continue
 		}
-	}
-	if failed {
-		logf("FAILED: see the report above")
-		if o.write != "" {
-			logf("not writing %s because of the failures", o.write)
+		cfg := rep.cfg
+		if s, ok := t.(interface{ SkipIdle() string }); ok && s.SkipIdle() != "" && cfg.idle > 0 {
+			cfg.idle = 0
+			if rep.idleSkipped == nil {
+				rep.idleSkipped = map[string]string{}
+			}
+			rep.idleSkipped[t.Name()] = s.SkipIdle()
 		}
-		return 1
-	}
-	if o.write != "" {
-		if err := writeBlock(o.write, md); err != nil {
-			logf("writing %s: %v", o.write, err)
-			return 1
+		// The workload uses one mailbox: one user is enough, and
+		// creating Petrel's users costs an argon2id hash each.
+		if us, ok := t.(interface{ SetUsers(int) }); ok {
+			n := len(t.Users())
+			us.SetUsers(1)
+			defer us.SetUsers(n)
 		}
-		logf("wrote the LMTP block of %s", o.write)
+		t0 := time.Now()
+		rec := runIMAP(ctx, it, corpus, cfg)
+		if ctx.Err() != nil {
+			return
+		}
+		if rec.err != nil {
+			if lp, ok := t.(interface{ LogPath() string }); ok {
+				rec.logTail = logTail(lp.LogPath(), 20)
+			}
+			logf("imap, %s: FAILED: %v%s", t.Name(), rec.err, rec.logTail)
+		}
+		logf("imap, %s: done in %s", t.Name(), time.Since(t0).Round(time.Second))
+		rep.records = append(rep.records, rec)
 	}
-	return 0
 }
 
 // runOne starts t from a fresh data folder, runs one LMTP workload, stops

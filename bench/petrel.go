@@ -15,16 +15,18 @@ import (
 //	petrel user add userN@bench.test --password secret --data DIR
 //	petrel serve --data DIR --lmtp-addr ... --imap-addr ... --http-addr ... --smtp-addr ...
 type petrelTarget struct {
-	repo    string // module root
-	root    string // harness temp root
-	nUsers  int
-	bin     string
-	version string
-	hasIMAP bool // serve accepts --imap-addr
+	repo     string // module root
+	root     string // harness temp root
+	nUsers   int
+	bin      string
+	version  string
+	hasIMAP  bool // serve accepts --imap-addr
+	hasIMAPS bool // serve accepts --imaps-addr
 
 	dataDir  string
 	lmtpAddr string
 	imapAddr string
+	httpAddr string
 	proc     *process
 }
 
@@ -41,6 +43,10 @@ func (t *petrelTarget) DataDir() string           { return t.dataDir }
 func (t *petrelTarget) Pgid() int                 { return t.proc.pgid() }
 func (t *petrelTarget) Stop() error               { return t.proc.stop() }
 func (t *petrelTarget) DiskUsage() (int64, error) { return diskUsage(t.dataDir) }
+func (t *petrelTarget) MetricsURL() string        { return "http://" + t.httpAddr + "/metrics" }
+
+// SetUsers changes how many users the next Start creates.
+func (t *petrelTarget) SetUsers(n int) { t.nUsers = n }
 
 // Prepare builds the binary once.
 func (t *petrelTarget) Prepare(ctx context.Context) error {
@@ -53,6 +59,7 @@ func (t *petrelTarget) Prepare(ctx context.Context) error {
 	// does not need it, so only pass --imap-addr when serve knows it.
 	help, _ := runQuiet(ctx, t.root, nil, t.bin, "serve", "-h")
 	t.hasIMAP = strings.Contains(help, "imap-addr")
+	t.hasIMAPS = strings.Contains(help, "imaps-addr")
 	return nil
 }
 
@@ -81,19 +88,39 @@ func (t *petrelTarget) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	return t.launch(ctx)
+}
+
+// Restart stops the server and starts it again on the same data folder
+// (new ports).
+func (t *petrelTarget) Restart(ctx context.Context) error {
+	if err := t.proc.stop(); err != nil {
+		logf("%s: %v", t.Name(), err)
+	}
+	return t.launch(ctx)
+}
+
+// launch starts `petrel serve` on t.dataDir with fresh loopback ports.
+func (t *petrelTarget) launch(ctx context.Context) error {
+	dir := t.dataDir
 	ports, err := freePorts(4)
 	if err != nil {
 		return err
 	}
 	addr := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
-	t.lmtpAddr, t.imapAddr = addr(ports[0]), addr(ports[1])
+	t.lmtpAddr, t.imapAddr, t.httpAddr = addr(ports[0]), addr(ports[1]), addr(ports[2])
 	logPath := dir + ".log"
 	args := []string{"serve", "--data", dir, "--lmtp-addr", t.lmtpAddr,
-		"--http-addr", addr(ports[2]), "--smtp-addr", addr(ports[3])}
+		"--http-addr", t.httpAddr, "--smtp-addr", addr(ports[3])}
 	if t.hasIMAP {
 		args = append(args, "--imap-addr", t.imapAddr)
 	} else {
 		t.imapAddr = ""
+	}
+	if t.hasIMAPS {
+		// The default (127.0.0.1:1993) could be taken; the benchmark
+		// does not use TLS.
+		args = append(args, "--imaps-addr", "off")
 	}
 	p, err := startProcess("petrel", logPath, t.root, nil, t.bin, args...)
 	if err != nil {
@@ -104,7 +131,21 @@ func (t *petrelTarget) Start(ctx context.Context) error {
 		_ = p.stop()
 		return err
 	}
+	if t.imapAddr != "" {
+		if err := waitIMAP(ctx, p, t.imapAddr, startTimeout); err != nil {
+			_ = p.stop()
+			return err
+		}
+	}
 	return nil
+}
+
+// LogPath is the server's log file (stdout and stderr).
+func (t *petrelTarget) LogPath() string {
+	if t.proc == nil {
+		return ""
+	}
+	return t.proc.logPath
 }
 
 func goBinary() string {

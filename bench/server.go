@@ -194,10 +194,19 @@ func logTail(path string, n int) string {
 // waitLMTP waits until addr accepts a connection and sends a 220 greeting,
 // or the process exits, or the timeout/context ends.
 func waitLMTP(ctx context.Context, p *process, addr string, timeout time.Duration) error {
+	return waitGreeting(ctx, p, "LMTP", addr, "220", timeout)
+}
+
+// waitIMAP is waitLMTP for an IMAP listener ("* OK" greeting).
+func waitIMAP(ctx context.Context, p *process, addr string, timeout time.Duration) error {
+	return waitGreeting(ctx, p, "IMAP", addr, "* OK", timeout)
+}
+
+func waitGreeting(ctx context.Context, p *process, proto, addr, prefix string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		if p.exited() {
-			return fmt.Errorf("%s exited before LMTP was ready (%v)%s", p.name, p.waitErr, logTail(p.logPath, 15))
+			return fmt.Errorf("%s exited before %s was ready (%v)%s", p.name, proto, p.waitErr, logTail(p.logPath, 15))
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -207,12 +216,12 @@ func waitLMTP(ctx context.Context, p *process, addr string, timeout time.Duratio
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 			line, rerr := bufio.NewReader(c).ReadString('\n')
 			c.Close()
-			if rerr == nil && strings.HasPrefix(line, "220") {
+			if rerr == nil && strings.HasPrefix(line, prefix) {
 				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: LMTP on %s not ready after %s%s", p.name, addr, timeout, logTail(p.logPath, 15))
+			return fmt.Errorf("%s: %s on %s not ready after %s%s", p.name, proto, addr, timeout, logTail(p.logPath, 15))
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,595 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The IMAP workload (issue 3, point 5): for each server, from a fresh data
+// folder,
+//
+//  1. fill user1's INBOX with cfg.messages corpus messages by APPEND over
+//     cfg.conns connections (timed: the APPEND rate);
+//  2. SELECT INBOX, then FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE
+//     RFC822.SIZE) cfg.runs+1 times on that connection (the first run, right
+//     after the fill, is reported apart from the median of the others);
+//  3. FETCH 1:* BODY.PEEK[] the same way;
+//  4. restart the server on the same data, then open cfg.idle connections
+//     (LOGIN, SELECT INBOX, then nothing) and measure the memory of the
+//     server's processes before and after.
+
+type imapConfig struct {
+	messages int           // messages in the mailbox
+	conns    int           // APPEND connections
+	runs     int           // FETCH runs after the first
+	idle     int           // idle connections
+	parallel int           // idle connections being opened at a time
+	settle   time.Duration // wait after opening them before the settled sample
+	// startWait is the wait between the restart and the "before" sample.
+	startWait time.Duration
+}
+
+// imapServer is a target that speaks IMAP and can be restarted on the same
+// data.
+type imapServer interface {
+	target
+	IMAPAddr() string
+	Restart(ctx context.Context) error
+	Pgid() int
+}
+
+// metricsServer is implemented by servers exposing Go runtime metrics.
+type metricsServer interface {
+	MetricsURL() string
+}
+
+const benchMailbox = "INBOX"
+
+type fillResult struct {
+	messages  int   // appended
+	bytes     int64 // appended
+	elapsed   time.Duration
+	serverCPU float64 // seconds
+	foreign   float64
+	failures  int
+	errors    []string
+}
+
+func (f *fillResult) msgsPerSec() float64 { return perSec(float64(f.messages), f.elapsed) }
+func (f *fillResult) mbPerSec() float64   { return perSec(float64(f.bytes)/1e6, f.elapsed) }
+
+type fetchRun struct {
+	elapsed   time.Duration
+	responses int
+	bytes     int64   // literal bytes (BODY[]) or the sum of RFC822.SIZE (summary)
+	wire      int64   // bytes of the FETCH responses as received
+	serverCPU float64 // seconds, from the server's threads' schedstat
+}
+
+func (f fetchRun) mbPerSec() float64 { return perSec(float64(f.bytes)/1e6, f.elapsed) }
+
+type idleResult struct {
+	conns    int
+	open     time.Duration // time to open, LOGIN and SELECT them all
+	before   memSample
+	after    memSample // 2 s after the last SELECT
+	settled  memSample // cfg.settle after the last SELECT (zero if not taken)
+	timeline []memSample
+	// Go runtime figures of Petrel (empty for other servers).
+	metricsBefore, metricsAfter map[string]float64
+}
+
+// perConn is the memory per idle connection from a sample taken after.
+func (r *idleResult) perConn(after memSample, pss bool) float64 {
+	if r.conns == 0 || after.at.IsZero() {
+		return 0
+	}
+	if pss {
+		return float64(after.pss-r.before.pss) / float64(r.conns)
+	}
+	return float64(after.rss-r.before.rss) / float64(r.conns)
+}
+
+// final is the sample the per-connection figure is taken from: the settled
+// one when there is one.
+func (r *idleResult) final() memSample {
+	if !r.settled.at.IsZero() {
+		return r.settled
+	}
+	return r.after
+}
+
+type imapRecord struct {
+	target      string
+	literalPlus bool
+	expected    int64 // bytes appended in all
+	bareCR      int   // corpus messages whose bare CRs were removed
+	fill        *fillResult
+	selectTime  time.Duration
+	summary     []fetchRun // [0] is the first run after the fill
+	bodies      []fetchRun
+	// fetchForeign is the share of the machine's CPU used by other
+	// processes over all the FETCH runs (too short one by one for the
+	// 10 ms resolution of /proc/stat).
+	fetchForeign float64
+	idle         *idleResult
+	err          error
+	logTail      string // last lines of the server's log, on failure
+}
+
+func perSec(x float64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return x / d.Seconds()
+}
+
+// imapMessages returns the n messages of the mailbox: the corpus in its
+// order, then again as many times as needed. Copies after the first pass
+// get a Message-ID of their own (see withMessageID), so that no two
+// messages of the mailbox have the same bytes. Bare CRs (a CR not followed
+// by LF, which RFC 5322 does not allow) are removed: servers treat them
+// differently (Dovecot turns CR CR LF into CR LF), and the FETCH checks
+// compare the sizes served with the bytes appended. fixed counts the
+// corpus messages (among those used) that had bare CRs.
+func imapMessages(corpus []message, n int) (msgs [][]byte, fixed int) {
+	clean := make([][]byte, min(n, len(corpus)))
+	for i := range clean {
+		clean[i] = stripBareCR(corpus[i].data)
+		if len(clean[i]) != len(corpus[i].data) {
+			fixed++
+		}
+	}
+	msgs = make([][]byte, n)
+	for i := range msgs {
+		m := clean[i%len(clean)]
+		if pass := i / len(clean); pass > 0 {
+			m = withMessageID(m, fmt.Sprintf("<petrel-bench.copy%d.%d@%s>", pass, i%len(clean), benchDomain))
+		}
+		msgs[i] = m
+	}
+	return msgs, fixed
+}
+
+// stripBareCR returns b without the CRs that are not followed by LF (b
+// itself when there are none).
+func stripBareCR(b []byte) []byte {
+	has := false
+	for i, c := range b {
+		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i, c := range b {
+		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// withMessageID returns msg (CRLF lines) with a new first header field
+// "Message-ID: id"; the message's own Message-ID fields, if any, are renamed
+// X-Original-Message-ID (their value and folding untouched).
+func withMessageID(msg []byte, id string) []byte {
+	out := make([]byte, 0, len(msg)+len(id)+40)
+	out = append(out, "Message-ID: "...)
+	out = append(out, id...)
+	out = append(out, "\r\n"...)
+	rest := msg
+	for len(rest) > 0 {
+		line := rest
+		if i := bytes.Index(rest, []byte("\r\n")); i >= 0 {
+			line = rest[:i+2]
+		}
+		rest = rest[len(line):]
+		if bytes.Equal(line, []byte("\r\n")) {
+			// End of the header.
+			out = append(out, line...)
+			break
+		}
+		if len(line) >= 11 && bytes.EqualFold(line[:11], []byte("message-id:")) {
+			out = append(out, "X-Original-"...)
+		}
+		out = append(out, line...)
+	}
+	return append(out, rest...)
+}
+
+const (
+	summaryFetch = "FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE)"
+	bodyFetch    = "FETCH 1:* BODY.PEEK[]"
+)
+
+// runIMAP runs the IMAP workload on t from a fresh data folder.
+func runIMAP(ctx context.Context, t imapServer, corpus []message, cfg imapConfig) imapRecord {
+	rec := imapRecord{target: t.Name()}
+	if len(corpus) == 0 {
+		rec.err = errors.New("empty corpus")
+		return rec
+	}
+	if err := t.Start(ctx); err != nil {
+		rec.err = fmt.Errorf("start: %w", err)
+		return rec
+	}
+	defer t.Stop()
+	user := t.Users()[0]
+	msgs, fixed := imapMessages(corpus, cfg.messages)
+	rec.bareCR = fixed
+	for _, m := range msgs {
+		rec.expected += int64(len(m))
+	}
+
+	// 1. APPEND.
+	fill, lp, err := imapFill(ctx, t, user, msgs, cfg.conns)
+	rec.fill, rec.literalPlus = fill, lp
+	if err != nil {
+		rec.err = fmt.Errorf("APPEND: %w", err)
+		return rec
+	}
+	logf("imap, %s: APPEND %d msgs in %.2fs = %.1f msg/s, %.2f MB/s (%d conns, LITERAL+ %v)",
+		t.Name(), fill.messages, fill.elapsed.Seconds(), fill.msgsPerSec(), fill.mbPerSec(), cfg.conns, lp)
+
+	// 2 and 3. FETCH.
+	if err := imapFetches(ctx, t, user, cfg, &rec); err != nil {
+		rec.err = err
+		return rec
+	}
+
+	// 4. Idle connections.
+	if cfg.idle > 0 {
+		t0 := time.Now()
+		if err := t.Restart(ctx); err != nil {
+			rec.err = fmt.Errorf("restart before the idle connections: %w", err)
+			return rec
+		}
+		logf("imap, %s: restarted in %.1fs", t.Name(), time.Since(t0).Seconds())
+		idle, err := imapIdle(ctx, t, user, cfg)
+		rec.idle = idle
+		if err != nil {
+			rec.err = fmt.Errorf("idle connections: %w", err)
+			return rec
+		}
+	}
+	return rec
+}
+
+// imapFill appends msgs to the user's INBOX over conns connections and
+// checks the mailbox then holds exactly them.
+func imapFill(ctx context.Context, t imapServer, user string, msgs [][]byte, conns int) (*fillResult, bool, error) {
+	cs := make([]*imapConn, conns)
+	defer func() {
+		for _, c := range cs {
+			if c != nil {
+				c.logout()
+			}
+		}
+	}()
+	literalPlus := true
+	for i := range cs {
+		c, err := dialIMAP(ctx, t.IMAPAddr(), 64<<10)
+		if err != nil {
+			return nil, false, fmt.Errorf("connection %d: %w", i+1, err)
+		}
+		cs[i] = c
+		if err := c.login(user, benchPassword); err != nil {
+			return nil, false, fmt.Errorf("connection %d: %w", i+1, err)
+		}
+		literalPlus = literalPlus && c.hasCap("LITERAL+")
+	}
+	res := &fillResult{}
+	var next atomic.Int64
+	var failed atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	before := takeCPUSnapshot(t.Pgid())
+	t0 := time.Now()
+	for _, c := range cs {
+		wg.Go(func() {
+			n, failures := 0, 0
+			var bytes int64
+			var errs []string
+			for ctx.Err() == nil && failed.Load() < maxFailures {
+				i := int(next.Add(1)) - 1
+				if i >= len(msgs) {
+					break
+				}
+				if err := c.appendMessage(benchMailbox, msgs[i], literalPlus); err != nil {
+					if ctx.Err() != nil {
+						break
+					}
+					failures++
+					failed.Add(1)
+					if len(errs) < keptErrors {
+						errs = append(errs, fmt.Sprintf("message #%d (%d bytes): %v", i, len(msgs[i]), err))
+					}
+					var se *statusError
+					if !errors.As(err, &se) {
+						break // not an answer: the connection is gone
+					}
+					continue
+				}
+				n++
+				bytes += int64(len(msgs[i]))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.messages += n
+			res.bytes += bytes
+			res.failures += failures
+			for _, e := range errs {
+				if len(res.errors) < keptErrors {
+					res.errors = append(res.errors, e)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(t0)
+	after := takeCPUSnapshot(t.Pgid())
+	res.serverCPU = after.server - before.server
+	res.foreign = foreignCPU(before, after, runtime.NumCPU())
+	if err := ctx.Err(); err != nil {
+		return res, literalPlus, err
+	}
+	if res.failures > 0 {
+		return res, literalPlus, fmt.Errorf("%d of %d APPENDs failed (first: %s)", res.failures, len(msgs), res.errors[0])
+	}
+	return res, literalPlus, nil
+}
+
+// imapFetches selects INBOX and runs the FETCH commands, filling rec.
+func imapFetches(ctx context.Context, t imapServer, user string, cfg imapConfig, rec *imapRecord) error {
+	c, err := dialIMAP(ctx, t.IMAPAddr(), 256<<10)
+	if err != nil {
+		return fmt.Errorf("FETCH connection: %w", err)
+	}
+	defer c.logout()
+	if err := c.login(user, benchPassword); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	exists, err := c.selectMailbox(benchMailbox)
+	rec.selectTime = time.Since(t0)
+	if err != nil {
+		return err
+	}
+	if exists != cfg.messages {
+		return fmt.Errorf("SELECT INBOX after the fill: %d EXISTS, want %d", exists, cfg.messages)
+	}
+	rec.fetchForeign = -1
+	before := takeCPUSnapshot(t.Pgid())
+	defer func() {
+		rec.fetchForeign = foreignCPU(before, takeCPUSnapshot(t.Pgid()), runtime.NumCPU())
+	}()
+	for i := 0; i <= cfg.runs; i++ {
+		r, err := timedFetch(ctx, c, t, summaryFetch, cfg.messages, false)
+		if err != nil {
+			return fmt.Errorf("%s, run %d: %w", summaryFetch, i+1, err)
+		}
+		if r.bytes != rec.expected {
+			return fmt.Errorf("%s, run %d: RFC822.SIZE adds up to %d bytes, %d were appended", summaryFetch, i+1, r.bytes, rec.expected)
+		}
+		rec.summary = append(rec.summary, r)
+		logf("imap, %s: %s run %d: %.1f ms", t.Name(), summaryFetch, i+1, ms(r.elapsed))
+	}
+	for i := 0; i <= cfg.runs; i++ {
+		r, err := timedFetch(ctx, c, t, bodyFetch, cfg.messages, true)
+		if err != nil {
+			return fmt.Errorf("%s, run %d: %w", bodyFetch, i+1, err)
+		}
+		if r.bytes != rec.expected {
+			return fmt.Errorf("%s, run %d: %d body bytes, %d were appended", bodyFetch, i+1, r.bytes, rec.expected)
+		}
+		rec.bodies = append(rec.bodies, r)
+		logf("imap, %s: %s run %d: %.1f ms, %.1f MB/s", t.Name(), bodyFetch, i+1, ms(r.elapsed), r.mbPerSec())
+	}
+	return nil
+}
+
+// timedFetch runs one FETCH 1:* and checks there is exactly one response
+// per message, each with the items asked for.
+func timedFetch(ctx context.Context, c *imapConn, t imapServer, cmd string, n int, bodies bool) (fetchRun, error) {
+	var r fetchRun
+	seen := make([]bool, n+1)
+	distinct := 0
+	var bad error
+	each := func(text []byte, litBytes int64) error {
+		seq, ok := untaggedNumber(text, "FETCH")
+		if !ok {
+			return nil // EXISTS, FLAGS or other untagged data
+		}
+		r.responses++
+		r.wire += int64(len(text)) + litBytes
+		if seq >= 1 && seq <= n && !seen[seq] {
+			seen[seq] = true
+			distinct++
+		}
+		if bad != nil {
+			return nil
+		}
+		if bodies {
+			if !bytes.Contains(text, []byte("BODY[]")) {
+				bad = fmt.Errorf("response without BODY[]: %q", truncate(string(text), 200))
+			}
+			r.bytes += litBytes
+			return nil
+		}
+		for _, item := range [...]string{"UID ", "FLAGS (", "ENVELOPE (", "BODYSTRUCTURE ("} {
+			if !bytes.Contains(text, []byte(item)) {
+				bad = fmt.Errorf("response without %s: %q", item, truncate(string(text), 200))
+				return nil
+			}
+		}
+		size, ok := fetchItemNumber(text, "RFC822.SIZE")
+		if !ok {
+			bad = fmt.Errorf("response without RFC822.SIZE: %q", truncate(string(text), 200))
+			return nil
+		}
+		r.bytes += size
+		return nil
+	}
+	_ = c.conn.SetDeadline(time.Now().Add(imapTimeout))
+	defer c.conn.SetDeadline(time.Time{})
+	before := serverTaskCPU(t.Pgid())
+	t0 := time.Now()
+	_, err := c.command(cmd, each)
+	r.elapsed = time.Since(t0)
+	r.serverCPU = serverTaskCPU(t.Pgid()) - before
+	if err != nil {
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		return r, fmt.Errorf("after %d responses in %.1fs: %w", r.responses, r.elapsed.Seconds(), err)
+	}
+	if bad != nil {
+		return r, bad
+	}
+	if r.responses != n || distinct != n {
+		return r, fmt.Errorf("%d FETCH responses for %d distinct messages, want %d", r.responses, distinct, n)
+	}
+	return r, nil
+}
+
+// imapIdle opens cfg.idle connections (LOGIN, SELECT INBOX), cfg.parallel at
+// a time, and samples the server's memory before and after.
+func imapIdle(ctx context.Context, t imapServer, user string, cfg imapConfig) (*idleResult, error) {
+	res := &idleResult{}
+	ms, _ := t.(metricsServer)
+	// Let the freshly started server finish starting.
+	if err := sleepCtx(ctx, cfg.startWait); err != nil {
+		return res, err
+	}
+	var err error
+	if ms != nil {
+		res.metricsBefore = goMetrics(ms.MetricsURL())
+	}
+	if res.before, err = serverMemory(t.Pgid()); err != nil {
+		return res, err
+	}
+	conns := make([]*imapConn, cfg.idle)
+	defer func() {
+		// Close without LOGOUT: quicker, and the server is stopped next.
+		for _, c := range conns {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	var next atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range max(cfg.parallel, 1) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= cfg.idle {
+					return
+				}
+				c, err := openIdle(ctx, t.IMAPAddr(), user, cfg.messages)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("connection %d of %d: %w", i+1, cfg.idle, err)
+					}
+					mu.Unlock()
+					next.Store(int64(cfg.idle)) // stop the others
+					return
+				}
+				conns[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	res.open = time.Since(t0)
+	if firstErr != nil {
+		return res, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	res.conns = cfg.idle
+	logf("imap, %s: %d idle connections open (LOGIN, SELECT) in %.1fs", t.Name(), cfg.idle, res.open.Seconds())
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+		return res, err
+	}
+	if res.after, err = serverMemory(t.Pgid()); err != nil {
+		return res, err
+	}
+	res.timeline = append(res.timeline, res.after)
+	logf("imap, %s: memory before %.1f MiB Pss / %.1f MiB Rss (%d procs), after %.1f MiB Pss / %.1f MiB Rss (%d procs, %d imap)",
+		t.Name(), mib(res.before.pss), mib(res.before.rss), res.before.procs, mib(res.after.pss), mib(res.after.rss), res.after.procs, res.after.imapProcs)
+	if cfg.settle > 2*time.Second {
+		end := t0.Add(res.open).Add(cfg.settle)
+		for time.Until(end) > 0 {
+			if err := sleepCtx(ctx, min(10*time.Second, time.Until(end))); err != nil {
+				return res, err
+			}
+			s, err := serverMemory(t.Pgid())
+			if err != nil {
+				return res, err
+			}
+			res.timeline = append(res.timeline, s)
+		}
+		res.settled = res.timeline[len(res.timeline)-1]
+		logf("imap, %s: memory %s after the last SELECT: %.1f MiB Pss / %.1f MiB Rss",
+			t.Name(), cfg.settle, mib(res.settled.pss), mib(res.settled.rss))
+	}
+	if ms != nil {
+		res.metricsAfter = goMetrics(ms.MetricsURL())
+	}
+	// Every connection must still be there.
+	for i, c := range conns {
+		_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.command("NOOP", nil); err != nil {
+			return res, fmt.Errorf("idle connection %d: NOOP after the measurement: %w", i+1, err)
+		}
+	}
+	return res, nil
+}
+
+func openIdle(ctx context.Context, addr, user string, messages int) (*imapConn, error) {
+	c, err := dialIMAP(ctx, addr, 4<<10)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.login(user, benchPassword); err != nil {
+		c.close()
+		return nil, err
+	}
+	n, err := c.selectMailbox(benchMailbox)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	if n != messages {
+		c.close()
+		return nil, fmt.Errorf("SELECT: %d EXISTS, want %d", n, messages)
+	}
+	return c, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
