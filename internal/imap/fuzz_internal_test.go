@@ -132,7 +132,11 @@ func FuzzSession(f *testing.F) {
 	}
 	fs := newFuzzServer(f)
 	f.Fuzz(func(t *testing.T, input []byte) {
+		panics := sessionPanics.Load()
 		out := fs.session(t, input)
+		if sessionPanics.Load() != panics {
+			t.Fatalf("the session panicked on %q (the server log has the stack)", input)
+		}
 		if !strings.HasPrefix(out, "* OK ") {
 			t.Fatalf("no greeting; got %q", out)
 		}

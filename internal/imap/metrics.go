@@ -18,6 +18,10 @@ var (
 		Help:    "IMAP commands by name and result (ok, no, bad, bye), with their duration.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"command", "result"})
+	metricPanics = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "petrel_imap_session_panics_total",
+		Help: "IMAP sessions ended by an internal error (a bug: see the log).",
+	})
 	metricLogins = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "petrel_imap_logins_total",
 		Help: "IMAP authentications by result (ok, failed, disabled).",

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,9 @@ const bufSize = 4096
 const flushAt = 32 << 10
 
 var sessionIDs atomic.Uint64
+
+// sessionPanics counts sessions ended by a panic (the fuzzer checks it).
+var sessionPanics atomic.Int64
 
 // session is one client connection.
 type session struct {
@@ -153,6 +157,17 @@ func (s *session) spill() error {
 func (s *session) serve() {
 	defer s.conn.Close()
 	defer s.deselect()
+	defer func() {
+		// A bug in one session must not take the server and everyone
+		// else's sessions down: log it and end this session only.
+		if x := recover(); x != nil {
+			metricPanics.Inc()
+			sessionPanics.Add(1)
+			s.log.Error("session panic", "panic", fmt.Sprint(x), "stack", string(debug.Stack()))
+			s.out = s.out[:0]
+			s.bye("Internal error; the administrator was told")
+		}
+	}()
 	start := time.Now()
 	metricConnections.Inc()
 	defer metricConnections.Dec()

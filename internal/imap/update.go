@@ -319,6 +319,12 @@ func (s *session) cmdAppend(cmd *wire.Command) error {
 			return appendError(err)
 		}
 	}
+	if batch.Len() == 0 {
+		// A complete APPEND has at least one message: the connection
+		// ended in the middle of the first one.
+		s.state = loggedOut
+		return errFatal
+	}
 	res, err := batch.Commit(s.ctx())
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
