@@ -104,8 +104,23 @@ func (s *Store) Path(h Hash) string {
 	return filepath.Join(s.dir, x[:2], x[2:])
 }
 
-// Open opens a body for reading.
-func (s *Store) Open(h Hash) (*os.File, error) { return os.Open(s.Path(h)) }
+// Open opens a body for reading. The file is opened blocking, outside Go's
+// network poller: os.Open would make it non-blocking and try to register
+// it with epoll, two system calls that buy nothing for a regular file and
+// that cost a third of the time of serving a small message over IMAP.
+func (s *Store) Open(h Hash) (*os.File, error) {
+	path := s.Path(h)
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+}
 
 // Exists reports whether a body is in the store.
 func (s *Store) Exists(h Hash) bool {
