@@ -18,6 +18,18 @@ var (
 		Help:    "IMAP commands by name and result (ok, no, bad, bye), with their duration.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"command", "result"})
+	metricRenderHits = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "petrel_imap_render_cache_hits_total",
+		Help: "ENVELOPE/BODYSTRUCTURE lookups answered from the render cache.",
+	})
+	metricRenderMisses = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "petrel_imap_render_cache_misses_total",
+		Help: "ENVELOPE/BODYSTRUCTURE lookups that decoded the stored metadata.",
+	})
+	metricRenderBytes = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "petrel_imap_render_cache_bytes",
+		Help: "Memory held by the render cache (bounded at 64 MiB).",
+	})
 	metricPanics = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "petrel_imap_session_panics_total",
 		Help: "IMAP sessions ended by an internal error (a bug: see the log).",

@@ -68,8 +68,10 @@ func (c *renderCache) get(k renderKey, meta func() (*message.Meta, error)) (*ren
 	r, ok := sh.m[k]
 	sh.mu.Unlock()
 	if ok {
+		metricRenderHits.Inc()
 		return r, nil
 	}
+	metricRenderMisses.Inc()
 	m, err := meta()
 	if err != nil {
 		return nil, err
@@ -89,6 +91,7 @@ func (c *renderCache) get(k renderKey, meta func() (*message.Meta, error)) (*ren
 		sh.head++
 		if o, ok := sh.m[old]; ok {
 			sh.size -= o.size()
+			metricRenderBytes.Sub(float64(o.size()))
 			delete(sh.m, old)
 		}
 	}
@@ -99,5 +102,6 @@ func (c *renderCache) get(k renderKey, meta func() (*message.Meta, error)) (*ren
 	sh.m[k] = r
 	sh.fifo = append(sh.fifo, k)
 	sh.size += r.size()
+	metricRenderBytes.Add(float64(r.size()))
 	return r, nil
 }
