@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/imap/search"
@@ -68,7 +69,11 @@ func (s *session) resolve(set wire.NumSet, uid bool) ([]int, error) {
 	maxSeq, maxUID := sel.maxSeqUID()
 	sorted := len(out) == 0
 	last := -1
-	for lo, hi := range set.All(map[bool]uint32{false: maxSeq, true: maxUID}[uid]) {
+	top := maxSeq // the value of "*"
+	if uid {
+		top = maxUID
+	}
+	for lo, hi := range set.All(top) {
 		if uid {
 			i, _ := sel.uids.Index(lo)
 			sel.uids.All(i, func(i int, u uint32) bool {
@@ -374,7 +379,7 @@ func (s *session) cmdIdle(cmd *wire.Command) error {
 				s.state = loggedOut
 				return errFatal
 			}
-			if len(r.line) != 4 || string(r.line) != "DONE" && !equalFoldASCII(r.line, "DONE") {
+			if !strings.EqualFold(string(r.line), "DONE") {
 				return bad("", "Expected DONE")
 			}
 			return ok("", "IDLE terminated")
@@ -390,22 +395,6 @@ func (s *session) cmdIdle(cmd *wire.Command) error {
 			return errFatal
 		}
 	}
-}
-
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // cmdClose runs CLOSE (RFC 9051 section 6.4.1: expunge silently, then

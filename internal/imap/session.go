@@ -388,8 +388,6 @@ func (s *session) run(cmd *wire.Command) {
 		default:
 			err = bad("", "No mailbox selected")
 		}
-	case cmd.Name == "CHECK" && s.rev2Only():
-		err = bad("", "CHECK is not part of IMAP4rev2")
 	default:
 		err = spec.run(s, cmd)
 	}
@@ -442,10 +440,6 @@ func (s *session) run(cmd *wire.Command) {
 	s.log.Debug("command", "tag", cmd.Tag, "command", cmd.Name, "uid", cmd.UID, "status", r.status,
 		"ms", float64(time.Since(start).Microseconds())/1000)
 }
-
-// rev2Only is false: Petrel serves IMAP4rev1 clients too, so commands that
-// IMAP4rev2 removed stay available.
-func (s *session) rev2Only() bool { return false }
 
 func (s *session) tagged(b []byte, tag, status, code, text string) []byte {
 	b = append(b, tag...)

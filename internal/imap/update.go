@@ -3,6 +3,7 @@ package imap
 import (
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,7 +96,7 @@ func (s *session) cmdStore(cmd *wire.Command) error {
 			if err != nil {
 				return err
 			}
-			if _, want := slicesIndexSorted(uids, m.UID); !want || isModified[m.UID] {
+			if _, want := slices.BinarySearch(uids, m.UID); !want || isModified[m.UID] {
 				continue
 			}
 			i, in := sel.index(m.UID)
@@ -143,19 +144,6 @@ func (s *session) cmdStore(cmd *wire.Command) error {
 		return ok("MODIFIED "+string(search.AppendNumSet(nil, nums)), "Conditional STORE failed for some messages")
 	}
 	return nil
-}
-
-func slicesIndexSorted(s []uint32, v uint32) (int, bool) {
-	lo, hi := 0, len(s)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if s[m] < v {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, lo < len(s) && s[lo] == v
 }
 
 // cmdCopy runs COPY and UID COPY (RFC 9051 section 6.4.7) with COPYUID
