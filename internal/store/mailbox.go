@@ -326,7 +326,7 @@ func (t *Tx) dropFolder(mailbox, id int64, name string) error {
 	}
 	rows.Close()
 	for _, b := range bodies {
-		if err := t.unrefBody(b); err != nil {
+		if err := t.unrefBody(mailbox, b); err != nil {
 			return err
 		}
 	}
@@ -781,7 +781,7 @@ func (m *Mailbox) Expunge(ctx context.Context, folder int64, uids []uint32, only
 			if _, err := t.exec(`INSERT INTO tombstones(folder_id, uid, modseq) VALUES (?,?,?)`, folder, int64(uid), modseq); err != nil {
 				return err
 			}
-			if err := t.unrefBody(bodyID); err != nil {
+			if err := t.unrefBody(m.ID, bodyID); err != nil {
 				return err
 			}
 			if err := t.logChange(Change{Mailbox: m.ID, Folder: folder, Kind: ChangeExpunge, UID: uid}); err != nil {
@@ -805,9 +805,10 @@ func (m *Mailbox) Expunge(ctx context.Context, folder int64, uids []uint32, only
 	return gone, err
 }
 
-// unrefBody drops one reference to a body; the last one deletes the row
-// and makes the body a candidate for the collector.
-func (t *Tx) unrefBody(id int64) error {
+// unrefBody drops one reference to a body; the last one deletes the row,
+// logs the deletion (for the consumers that keep something per body) and
+// makes the body a candidate for the collector.
+func (t *Tx) unrefBody(mailbox, id int64) error {
 	var refs int64
 	var hash []byte
 	if err := t.queryRow(`UPDATE bodies SET refs=refs-1 WHERE id=? RETURNING refs, hash`, id).Scan(&refs, &hash); err != nil {
@@ -817,6 +818,9 @@ func (t *Tx) unrefBody(id int64) error {
 		return nil
 	}
 	if _, err := t.exec(`DELETE FROM bodies WHERE id=?`, id); err != nil {
+		return err
+	}
+	if err := t.logChange(Change{Mailbox: mailbox, Kind: ChangeBodyDelete, BodyID: id}); err != nil {
 		return err
 	}
 	_, err := t.exec(`INSERT INTO blob_garbage(hash, since) VALUES (?,?) ON CONFLICT(hash) DO UPDATE SET since=excluded.since`, hash, t.unixNow())

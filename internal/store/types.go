@@ -113,12 +113,17 @@ const (
 	ChangeUnsubscribe
 	ChangeMailboxCreate
 	ChangeMailboxDelete
+	// ChangeBodyDelete: the last message of the shard that referenced
+	// body BodyID went away, and the body's row with it. Consumers that
+	// keep something per body (the search index) drop it. The ID may be
+	// given to a new body later; its append entry then comes after this.
+	ChangeBodyDelete
 )
 
 var kindNames = map[ChangeKind]string{ChangeAppend: "append", ChangeFlags: "flags", ChangeExpunge: "expunge",
 	ChangeFolderCreate: "folder-create", ChangeFolderRename: "folder-rename", ChangeFolderDelete: "folder-delete",
 	ChangeSubscribe: "subscribe", ChangeUnsubscribe: "unsubscribe", ChangeMailboxCreate: "mailbox-create",
-	ChangeMailboxDelete: "mailbox-delete"}
+	ChangeMailboxDelete: "mailbox-delete", ChangeBodyDelete: "body-delete"}
 
 func (k ChangeKind) String() string {
 	if n, ok := kindNames[k]; ok {
@@ -135,7 +140,7 @@ type Change struct {
 	Folder   int64
 	Kind     ChangeKind
 	UID      uint32
-	BodyID   int64    // append
+	BodyID   int64    // append, body-delete
 	Flags    Flags    // append, flags: the new flags
 	Keywords []string // append, flags: the new keywords
 	Name     string   // folder changes: the (new) name

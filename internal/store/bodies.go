@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/blob"
+)
+
+// What the consumers of the change log read besides the log itself: the
+// current state of the bodies they index, and where the log starts and
+// stands. Consumers apply a change by reading the state it left (a body
+// exists with this hash, or it does not), never by trusting the entry
+// alone, so that replaying entries converges on the store's state.
+
+// BodyRef is a body of the shard as it is now: its ID, its content hash
+// and the metadata parsed at delivery (nil unless asked for).
+type BodyRef struct {
+	ID   int64
+	Hash blob.Hash
+	Meta []byte
+}
+
+// Bodies returns the bodies among ids that the shard holds now, with
+// their metadata. IDs of deleted bodies are absent from the map.
+func (sh *Shard) Bodies(ctx context.Context, ids []int64) (map[int64]BodyRef, error) {
+	out := make(map[int64]BodyRef, len(ids))
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		part := ids[:n]
+		ids = ids[n:]
+		var q strings.Builder
+		q.WriteString(`SELECT id, hash, meta FROM bodies WHERE id IN (`)
+		args := make([]any, len(part))
+		for i, id := range part {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('?')
+			args[i] = id
+		}
+		q.WriteByte(')')
+		rows, err := sh.db.Read.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var b BodyRef
+			var h []byte
+			if err := rows.Scan(&b.ID, &h, &b.Meta); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			copy(b.Hash[:], h)
+			out[b.ID] = b
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// BodyPage returns up to limit bodies with an ID above after, in ID
+// order, without metadata: the way to walk every body of the shard.
+func (sh *Shard) BodyPage(ctx context.Context, after int64, limit int) ([]BodyRef, error) {
+	rows, err := sh.db.Read.QueryContext(ctx, `SELECT id, hash FROM bodies WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []BodyRef
+	for rows.Next() {
+		var b BodyRef
+		var h []byte
+		if err := rows.Scan(&b.ID, &h); err != nil {
+			return nil, err
+		}
+		copy(b.Hash[:], h)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Counts returns the number of message records and of distinct bodies
+// the shard holds.
+func (sh *Shard) Counts(ctx context.Context) (messages, bodies int64, err error) {
+	err = sh.db.Read.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM bodies)`).Scan(&messages, &bodies)
+	return
+}
+
+// BodyUse is a body with the number of message records pointing to it.
+type BodyUse struct {
+	Hash     blob.Hash
+	Messages int64
+}
+
+// BodyUses returns, for each body of the mailbox, its hash and how many of
+// the mailbox's message records point to it (a message copied twice
+// counts twice). A nil mailbox means the whole shard.
+func (sh *Shard) BodyUses(ctx context.Context, mailbox *Mailbox) (map[int64]BodyUse, error) {
+	query := `SELECT m.body_id, b.hash, count(*) FROM messages m JOIN bodies b ON b.id = m.body_id GROUP BY m.body_id`
+	var args []any
+	if mailbox != nil {
+		query = `SELECT m.body_id, b.hash, count(*) FROM messages m JOIN folders f ON f.id = m.folder_id JOIN bodies b ON b.id = m.body_id
+			WHERE f.mailbox_id=? GROUP BY m.body_id`
+		args = append(args, mailbox.ID)
+	}
+	rows, err := sh.db.Read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]BodyUse{}
+	for rows.Next() {
+		var id int64
+		var u BodyUse
+		var h []byte
+		if err := rows.Scan(&id, &h, &u.Messages); err != nil {
+			return nil, err
+		}
+		copy(u.Hash[:], h)
+		out[id] = u
+	}
+	return out, rows.Err()
+}
+
+// LogBounds returns the IDs of the first and last entries of the change
+// log (0, 0 when it is empty). A consumer whose cursor is below first-1
+// has lost entries to compaction and must rebuild from the state.
+func (sh *Shard) LogBounds(ctx context.Context) (first, last int64, err error) {
+	err = sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM changelog`).Scan(&first, &last)
+	return
+}
+
+// ChangeAfter returns the MODSEQ and commit time of the first change log
+// entry after ID after; found is false when there is none.
+func (sh *Shard) ChangeAfter(ctx context.Context, after int64) (modseq int64, at time.Time, found bool, err error) {
+	return sh.changeRow(ctx, `SELECT modseq, time FROM changelog WHERE id > ? ORDER BY id LIMIT 1`, after)
+}
+
+// ChangeAtOrBefore returns the MODSEQ and commit time of the last entry
+// whose ID is at most id; found is false when there is none.
+func (sh *Shard) ChangeAtOrBefore(ctx context.Context, id int64) (modseq int64, at time.Time, found bool, err error) {
+	return sh.changeRow(ctx, `SELECT modseq, time FROM changelog WHERE id <= ? ORDER BY id DESC LIMIT 1`, id)
+}
+
+func (sh *Shard) changeRow(ctx context.Context, query string, id int64) (modseq int64, at time.Time, found bool, err error) {
+	var t int64
+	err = sh.db.Read.QueryRowContext(ctx, query, id).Scan(&modseq, &t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return modseq, time.Unix(t, 0), true, nil
+}
+
+// String names the shard in logs and errors.
+func (sh *Shard) String() string { return "shard " + strconv.Itoa(sh.Index) }
