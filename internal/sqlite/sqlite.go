@@ -1,6 +1,6 @@
 // Package sqlite opens the SQLite databases of the embedded engine with the
 // settings every Petrel database needs: WAL journal, full synchronous commits
-// (a commit is on disk when it returns), a busy timeout so that the server and
+// (a commit is on disk when it returns; rebuildable databases relax this), a busy timeout so that the server and
 // the admin command line can share a database, and one writer connection
 // separate from a pool of readers.
 //
@@ -49,14 +49,30 @@ type DB struct {
 // into the database file.
 const checkpointEvery = 250 * time.Millisecond
 
-func dsn(path string, readOnly bool) string {
+// Options are the settings that differ between databases.
+type Options struct {
+	// Rebuildable is for databases that hold nothing that cannot be
+	// rebuilt from the shards (the search index, the replicators'
+	// state). They commit with synchronous=NORMAL: in WAL mode a commit
+	// then writes the WAL without fsync, the database stays consistent
+	// after a power loss, and only the last commits may be lost, which
+	// their consumer replays from its cursor. Their commits then do not
+	// compete with deliveries for the disk's flushes.
+	Rebuildable bool
+}
+
+func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(15000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	// FULL: in WAL mode the WAL is fsynced at every commit, so an
 	// acknowledged write survives power loss (NORMAL would only keep the
 	// database consistent). Group commit amortises the fsync.
-	q.Add("_pragma", "synchronous(FULL)")
+	if o.Rebuildable {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	} else {
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "cache_size(-16000)")
 	if readOnly {
@@ -81,7 +97,12 @@ func dsn(path string, readOnly bool) string {
 // to the last version in migrations: migrations[i] moves the schema from
 // version i to i+1 and runs in one transaction with the version bump.
 func Open(ctx context.Context, path string, migrations []string) (*DB, error) {
-	w, err := sql.Open("sqlite", dsn(path, false))
+	return OpenWith(ctx, path, migrations, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, migrations []string, o Options) (*DB, error) {
+	w, err := sql.Open("sqlite", dsn(path, false, o))
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +113,7 @@ func Open(ctx context.Context, path string, migrations []string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err := sql.Open("sqlite", dsn(path, true, o))
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -100,7 +121,7 @@ func Open(ctx context.Context, path string, migrations []string) (*DB, error) {
 	n := 2 * runtime.GOMAXPROCS(0)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	c, err := sql.Open("sqlite", dsn(path, false))
+	c, err := sql.Open("sqlite", dsn(path, false, o))
 	if err != nil {
 		w.Close()
 		r.Close()

@@ -1,0 +1,151 @@
+package fts
+
+import (
+	"slices"
+	"unicode/utf8"
+)
+
+// The index does not use an FTS5 tokenizer on the text: it computes the
+// distinct trigrams (three consecutive runes) of a document in Go and
+// gives FTS5 one opaque token per trigram, which the "ascii" tokenizer
+// takes as it is. A needle is turned into tokens by the same code, so the
+// two sides can never disagree (NUL bytes, U+FFFE and other text FTS5's
+// own trigram tokenizer or query syntax treats specially are just runes
+// here), the per-document duplicates are dropped before SQLite sees them,
+// and a query is a plain AND of tokens.
+//
+// A trigram's key is exact for three ASCII runes (21 bits) and a hash of
+// the runes otherwise, in the 30-bit space above; a hash collision only
+// makes a query return more candidates. The token is the key in 6
+// lower-case base-32 digits. Changing any of this changes the stored
+// index: bump formatVersion.
+
+const (
+	asciiKeys = 1 << 21
+	keySpace  = 1 << 30
+	tokenLen  = 6
+)
+
+const base32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+// gramKey returns the key of the trigram a, b, c.
+func gramKey(a, b, c rune) uint32 {
+	if a|b|c < utf8.RuneSelf {
+		return uint32(a)<<14 | uint32(b)<<7 | uint32(c)
+	}
+	// SplitMix64 finalizer over the packed runes (21 bits each).
+	x := uint64(a)<<42 | uint64(b)<<21 | uint64(c)
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return asciiKeys + uint32(x%(keySpace-asciiKeys))
+}
+
+// appendKeys appends the keys of every trigram of s.
+func appendKeys(keys []uint32, s string) []uint32 {
+	var a, b rune
+	n := 0
+	for _, r := range s {
+		if n >= 2 {
+			keys = append(keys, gramKey(a, b, r))
+		}
+		a, b = b, r
+		n++
+	}
+	return keys
+}
+
+// appendToken appends the token of key k.
+func appendToken(dst []byte, k uint32) []byte {
+	for range tokenLen {
+		dst = append(dst, base32[k&31])
+		k >>= 5
+	}
+	return dst
+}
+
+// gramSet collects the distinct keys of a document: a bitmap for the
+// ASCII keys (most of them), a map for the others.
+type gramSet struct {
+	ascii []uint64
+	other map[uint32]struct{}
+	keys  []uint32 // in order of first appearance
+}
+
+func (g *gramSet) reset() {
+	if g.ascii == nil {
+		g.ascii = make([]uint64, asciiKeys/64)
+		g.other = map[uint32]struct{}{}
+	}
+	for _, k := range g.keys {
+		if k < asciiKeys {
+			g.ascii[k/64] = 0
+		}
+	}
+	clear(g.other)
+	g.keys = g.keys[:0]
+}
+
+// add adds the keys of every trigram of s.
+func (g *gramSet) add(s string) {
+	var a, b rune
+	n := 0
+	for _, r := range s {
+		if n >= 2 {
+			k := gramKey(a, b, r)
+			if k < asciiKeys {
+				if w, bit := &g.ascii[k/64], uint64(1)<<(k%64); *w&bit == 0 {
+					*w |= bit
+					g.keys = append(g.keys, k)
+				}
+			} else if _, ok := g.other[k]; !ok {
+				g.other[k] = struct{}{}
+				g.keys = append(g.keys, k)
+			}
+		}
+		a, b = b, r
+		n++
+	}
+}
+
+// docTokens returns the text given to FTS5 for d: the tokens of the
+// distinct trigrams of its header, fields and body texts (never of two
+// of them together), separated by spaces. g is scratch space.
+func docTokens(d *Doc, g *gramSet) string {
+	g.reset()
+	g.add(d.Header)
+	g.add(d.Fields)
+	for _, t := range d.Body {
+		g.add(t)
+	}
+	buf := make([]byte, 0, len(g.keys)*(tokenLen+1))
+	for i, k := range g.keys {
+		if i > 0 {
+			buf = append(buf, ' ')
+		}
+		buf = appendToken(buf, k)
+	}
+	return string(buf)
+}
+
+// maxNeedleGrams bounds the tokens a term adds to a query: any subset of a
+// needle's trigrams gives a superset of its matches, and a few already
+// narrow as much as many.
+const maxNeedleGrams = 24
+
+// needleKeys returns the distinct trigram keys of a needle (fewer than
+// three runes: none), at most maxNeedleGrams of them spread over it.
+func needleKeys(needle string) []uint32 {
+	keys := appendKeys(nil, needle)
+	if len(keys) > maxNeedleGrams {
+		picked := make([]uint32, 0, maxNeedleGrams)
+		for i := range maxNeedleGrams {
+			picked = append(picked, keys[i*(len(keys)-1)/(maxNeedleGrams-1)])
+		}
+		keys = picked
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}

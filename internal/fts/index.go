@@ -1,0 +1,384 @@
+package fts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/petrelmail/petrel/internal/sqlite"
+)
+
+// formatVersion is the version of what the index stores: the trigram
+// tokens (grams.go), the stored Doc encoding (codec.go) and the definition
+// of a message's text (Extract). An index of another version is emptied
+// when opened, its cursors reset, so that its feeder indexes everything
+// again.
+const formatVersion = 1
+
+var migrations = []string{
+	// grams: one row per indexed body (rowid = body ID), the tokens of
+	// the distinct trigrams of its Doc; contentless, so only the
+	// posting lists are stored, and detail=none, so they hold rowids
+	// only. texts: the Doc of each body, compressed, for verification.
+	`CREATE VIRTUAL TABLE grams USING fts5(g, tokenize='ascii', content='', contentless_delete=1, detail=none);
+	CREATE TABLE texts(body_id INTEGER PRIMARY KEY, hash BLOB NOT NULL, text BLOB NOT NULL);
+	CREATE TABLE cursors(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+	CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+	INSERT INTO counters(name, value) VALUES('docs', 0), ('format', 0);`,
+}
+
+// Index is the full-text index of one shard, in a SQLite file of its own.
+// It is safe for concurrent use: writes (Apply) are serialized on one
+// connection, reads use a pool.
+type Index struct {
+	db *sqlite.DB
+
+	closeOnce sync.Once
+	closeErr  error
+
+	getHash, delGrams, putGrams, delText, putText, addDocs, setCursor *sql.Stmt
+}
+
+// Open opens the index at path, creating it if needed.
+func Open(ctx context.Context, path string) (*Index, error) {
+	if err := create(ctx, path); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	db, err := sqlite.OpenWith(ctx, path, migrations, sqlite.Options{Rebuildable: true})
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{db: db}
+	if err := ix.checkFormat(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, s := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&ix.getHash, `SELECT hash FROM texts WHERE body_id = ?`},
+		{&ix.delGrams, `DELETE FROM grams WHERE rowid = ?`},
+		{&ix.putGrams, `INSERT INTO grams(rowid, g) VALUES(?, ?)`},
+		{&ix.delText, `DELETE FROM texts WHERE body_id = ?`},
+		{&ix.putText, `INSERT OR REPLACE INTO texts(body_id, hash, text) VALUES(?, ?, ?)`},
+		{&ix.addDocs, `UPDATE counters SET value = value + ? WHERE name = 'docs'`},
+		{&ix.setCursor, `INSERT INTO cursors(name, value) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`},
+	} {
+		if *s.stmt, err = db.Write.PrepareContext(ctx, s.sql); err != nil {
+			ix.Close()
+			return nil, err
+		}
+	}
+	return ix, nil
+}
+
+// pageSize is the page size of the index's database. The stored texts are
+// a few KB each: with the default 4 KB pages a fifth of the space of their
+// table was unused, with 16 KB pages a twentieth.
+const pageSize = 16384
+
+// create creates an empty database with the page size of the index at
+// path, unless a file is there. The page size of a database is set before
+// its first table, and cannot be changed in WAL mode, which sqlite.Open
+// sets: so the file is created here, in rollback mode, with a table
+// created and dropped to write its header.
+func create(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size("+strconv.Itoa(pageSize)+")")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `CREATE TABLE fts_page_size(x); DROP TABLE fts_page_size`)
+	return err
+}
+
+// checkFormat empties an index written in another format.
+func (ix *Index) checkFormat(ctx context.Context) error {
+	var v int64
+	if err := ix.db.Write.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'format'`).Scan(&v); err != nil {
+		return err
+	}
+	if v == formatVersion {
+		return nil
+	}
+	if v > formatVersion {
+		return fmt.Errorf("index format %d is newer than this program knows (%d)", v, formatVersion)
+	}
+	tx, err := ix.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`DELETE FROM grams`, `DELETE FROM texts`, `DELETE FROM cursors`,
+		`UPDATE counters SET value = 0 WHERE name = 'docs'`,
+		fmt.Sprintf(`UPDATE counters SET value = %d WHERE name = 'format'`, formatVersion),
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Close closes the index. Closing it again does nothing.
+func (ix *Index) Close() error {
+	ix.closeOnce.Do(func() {
+		var errs []error
+		for _, s := range []*sql.Stmt{ix.getHash, ix.delGrams, ix.putGrams, ix.delText, ix.putText, ix.addDocs, ix.setCursor} {
+			if s != nil {
+				errs = append(errs, s.Close())
+			}
+		}
+		errs = append(errs, ix.db.Close())
+		ix.closeErr = errors.Join(errs...)
+	})
+	return ix.closeErr
+}
+
+// Entry is one body to index: its ID in the shard, the hash of its
+// content (which tells a reused ID from the body indexed under it
+// before), and its text.
+type Entry struct {
+	BodyID int64
+	Hash   [32]byte
+	Doc    Doc
+}
+
+// prepared is an Entry turned into what is written.
+type prepared struct {
+	tokens string
+	text   []byte
+	done   chan struct{} // closed when tokens and text are set
+}
+
+// prepare computes the tokens and the compressed text of every entry on
+// all CPUs, in the order of the entries, so that the caller can write the
+// first ones while the next are computed: it waits for out[i].done.
+func prepare(put []Entry) []prepared {
+	out := make([]prepared, len(put))
+	for i := range out {
+		out[i].done = make(chan struct{})
+	}
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), len(put)) {
+		go func() {
+			var g gramSet
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(put) {
+					return
+				}
+				out[i].tokens = docTokens(&put[i].Doc, &g)
+				out[i].text = encodeDoc(&put[i].Doc)
+				close(out[i].done)
+			}
+		}()
+	}
+	return out
+}
+
+// Apply indexes put and removes del in one transaction, and sets the
+// cursor cursorName to cursor in the same transaction (no cursor when
+// cursorName is ""). Deletes are applied before puts, so an ID in both
+// ends up indexed with its put. A put replaces whatever is indexed under
+// its ID (a reused body ID, told apart by its hash, or the same body
+// extracted again). Deleting an ID that is not indexed does nothing.
+// Apply is therefore idempotent: applying a batch again has no further
+// effect.
+func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName string, cursor int64) error {
+	prep := prepare(put)
+	tx, err := ix.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	getHash, delGrams, putGrams := tx.StmtContext(ctx, ix.getHash), tx.StmtContext(ctx, ix.delGrams), tx.StmtContext(ctx, ix.putGrams)
+	delText, putText := tx.StmtContext(ctx, ix.delText), tx.StmtContext(ctx, ix.putText)
+	// lookup returns the hash indexed under id, nil when none.
+	lookup := func(id int64) ([]byte, error) {
+		var h []byte
+		err := getHash.QueryRowContext(ctx, id).Scan(&h)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		if err == nil && h == nil {
+			h = []byte{}
+		}
+		return h, err
+	}
+	remove := func(id int64) error {
+		if _, err := delGrams.ExecContext(ctx, id); err != nil {
+			return err
+		}
+		_, err := delText.ExecContext(ctx, id)
+		return err
+	}
+	docs := int64(0)
+	for _, id := range del {
+		h, err := lookup(id)
+		if err != nil {
+			return err
+		}
+		if h == nil {
+			continue
+		}
+		if err := remove(id); err != nil {
+			return err
+		}
+		docs--
+	}
+	for i := range put {
+		e := &put[i]
+		h, err := lookup(e.BodyID)
+		if err != nil {
+			return err
+		}
+		if h != nil {
+			if err := remove(e.BodyID); err != nil {
+				return err
+			}
+			docs--
+		}
+		<-prep[i].done
+		if _, err := putGrams.ExecContext(ctx, e.BodyID, prep[i].tokens); err != nil {
+			return err
+		}
+		if _, err := putText.ExecContext(ctx, e.BodyID, e.Hash[:], prep[i].text); err != nil {
+			return err
+		}
+		docs++
+	}
+	if docs != 0 {
+		if _, err := tx.StmtContext(ctx, ix.addDocs).ExecContext(ctx, docs); err != nil {
+			return err
+		}
+	}
+	if cursorName != "" {
+		if _, err := tx.StmtContext(ctx, ix.setCursor).ExecContext(ctx, cursorName, cursor); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Cursor returns the value of the cursor name, 0 when it was never set.
+func (ix *Index) Cursor(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := ix.db.Read.QueryRowContext(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// Count returns the number of indexed bodies.
+func (ix *Index) Count(ctx context.Context) (docs int64, err error) {
+	err = ix.db.Read.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'docs'`).Scan(&docs)
+	return docs, err
+}
+
+// idList returns ids as a JSON array, for json_each.
+func idList(ids []int64) string {
+	b := make([]byte, 0, len(ids)*8+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, "%d", id)
+	}
+	return string(append(b, ']'))
+}
+
+// Hashes returns the hash of each of ids that is indexed; the IDs that are
+// not indexed are absent from the map.
+func (ix *Index) Hashes(ctx context.Context, ids []int64) (map[int64][32]byte, error) {
+	out := make(map[int64][32]byte, len(ids))
+	rows, err := ix.db.Read.QueryContext(ctx, `SELECT body_id, hash FROM texts WHERE body_id IN (SELECT value FROM json_each(?))`, idList(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var h []byte
+		if err := rows.Scan(&id, &h); err != nil {
+			return nil, err
+		}
+		var a [32]byte
+		copy(a[:], h)
+		out[id] = a
+	}
+	return out, rows.Err()
+}
+
+// IDs returns every indexed body ID in ascending order. It reads in pages,
+// so it holds no read transaction while the caller works on an ID; IDs
+// indexed or removed meanwhile may or may not be seen.
+func (ix *Index) IDs(ctx context.Context) iter.Seq2[int64, error] {
+	return func(yield func(int64, error) bool) {
+		const page = 4096
+		from := int64(math.MinInt64)
+		for {
+			ids := make([]int64, 0, page)
+			rows, err := ix.db.Read.QueryContext(ctx, `SELECT body_id FROM texts WHERE body_id >= ? ORDER BY body_id LIMIT ?`, from, page)
+			if err != nil {
+				yield(0, err)
+				return
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					yield(0, err)
+					return
+				}
+				ids = append(ids, id)
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				yield(0, err)
+				return
+			}
+			for _, id := range ids {
+				if !yield(id, nil) {
+					return
+				}
+			}
+			if len(ids) < page || ids[len(ids)-1] == math.MaxInt64 {
+				return
+			}
+			from = ids[len(ids)-1] + 1
+		}
+	}
+}
+
+// Size returns the size in bytes of the index's files: the database and
+// its write-ahead log.
+func (ix *Index) Size() (bytes int64, err error) {
+	for _, suffix := range []string{"", "-wal"} {
+		st, err := os.Stat(ix.db.Path + suffix)
+		if err != nil {
+			if suffix != "" && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return 0, err
+		}
+		bytes += st.Size()
+	}
+	return bytes, nil
+}
