@@ -15,6 +15,7 @@ import (
 	"github.com/petrelmail/petrel/internal/directory"
 	"github.com/petrelmail/petrel/internal/imap/inflate"
 	"github.com/petrelmail/petrel/internal/imap/wire"
+	"github.com/petrelmail/petrel/internal/throttle"
 )
 
 // authedCapabilities are the extensions offered once authenticated, each
@@ -179,24 +180,37 @@ func (s *session) cmdLogin(cmd *wire.Command) error {
 	return s.login(a.Username, a.Password)
 }
 
-// login checks credentials and enters the authenticated state.
+// login checks credentials and enters the authenticated state. Failures
+// are counted per source address and per account: past the limits,
+// attempts are refused without looking at the password (RFC 5530
+// UNAVAILABLE, with how long to wait in the text).
 func (s *session) login(username, password string) error {
+	attempt, wait := s.srv.cfg.Throttle.Begin("imap", throttle.Source(s.conn.RemoteAddr()), username)
+	if attempt == nil {
+		metricLogin("throttled")
+		s.log.Info("authentication throttled", "remote", s.conn.RemoteAddr().String())
+		return no("UNAVAILABLE", "Too many failed logins; try again in %d seconds", throttle.RetryAfter(wait))
+	}
 	u, err := s.srv.dir.Authenticate(s.ctx(), username, password)
 	switch {
 	case errors.Is(err, directory.ErrDisabled):
+		attempt.Release()
 		time.Sleep(loginFailDelay)
 		metricLogin("disabled")
 		return no("CONTACTADMIN", "Account disabled")
 	case err != nil:
 		if !errors.Is(err, directory.ErrBadCredentials) {
+			attempt.Release()
 			s.log.Error("authenticate", "err", err)
 			return no("UNAVAILABLE", "Authentication is unavailable; try again later")
 		}
+		attempt.Fail()
 		time.Sleep(loginFailDelay)
 		metricLogin("failed")
 		s.log.Info("authentication failed", "remote", s.conn.RemoteAddr().String())
 		return no("AUTHENTICATIONFAILED", "Invalid credentials")
 	}
+	attempt.Succeed()
 	mb, err := s.srv.store.Mailbox(u.Shard, u.ID)
 	if err != nil {
 		return err

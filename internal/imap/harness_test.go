@@ -15,6 +15,7 @@ import (
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/directory"
 	"github.com/petrelmail/petrel/internal/imap"
+	"github.com/petrelmail/petrel/internal/replication"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -27,6 +28,7 @@ type testServer struct {
 	Pipeline *delivery.Pipeline
 	Server   *imap.Server
 	DataDir  string
+	Repl     *replication.Manager
 }
 
 // testPassword is every test user's password.
@@ -76,17 +78,29 @@ func newTestServer(t testing.TB, quota int64, users ...string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := imap.New(imap.Config{Hostname: "localhost", TLS: tlsConfig}, dir, st, p, log)
+	// The replicators feed the sessions' notifications and the search
+	// index, as in petrel serve.
+	var srv *imap.Server
+	repl, err := replication.Open(ctx, st, replication.Options{DataDir: dataDir, Log: log,
+		Consumers: func(shard int) []replication.Consumer { return []replication.Consumer{srv.Notifier(shard)} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = imap.New(imap.Config{Hostname: "localhost", TLS: tlsConfig, Index: repl}, dir, st, p, log)
+	replCtx, stopRepl := context.WithCancel(ctx)
+	repl.Start(replCtx)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(l, false)
-	ts := &testServer{Addr: l.Addr().String(), Dir: dir, Store: st, Pipeline: p, Server: srv, DataDir: dataDir}
+	ts := &testServer{Addr: l.Addr().String(), Dir: dir, Store: st, Pipeline: p, Server: srv, DataDir: dataDir, Repl: repl}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srv.Stop(ctx)
+		stopRepl()
+		repl.Close()
 		st.Close()
 		dir.Close()
 	})

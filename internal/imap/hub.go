@@ -3,28 +3,23 @@ package imap
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
-	"time"
 
 	"github.com/petrelmail/petrel/internal/store"
 )
 
-// externalPoll is how often the hub looks for changes committed by another
-// process (the admin command line), which do not close the shard's
-// in-process notification channel.
-const externalPoll = 2 * time.Second
-
-// hub follows each shard's change log and wakes the sessions whose mailbox
-// changed. It is the live-session consumer of the log: one reader per
-// shard however many sessions there are, so a busy shard does not make
-// every idle session query the database. A woken session then reads its
-// folder's changes itself (store.Mailbox.Sync), from its own position, so a
-// wake-up that comes late or twice loses nothing and repeats nothing.
+// hub wakes the sessions whose mailbox changed. It is fed by the
+// replicator of each shard (see package replication) through a Notifier,
+// the live-session consumer of the change log: one reader per shard
+// however many sessions there are, so a busy shard does not make every
+// idle session query the database. A woken session then reads its
+// folder's changes itself (store.Mailbox.Sync), from its own position, so
+// a wake-up that comes late or twice loses nothing and repeats nothing.
 type hub struct {
 	log  *slog.Logger
 	mu   sync.Mutex
 	subs []map[int64]map[*watch]struct{} // per shard: mailbox ID -> watches
-	wg   sync.WaitGroup
 }
 
 // watch is a session's subscription to one mailbox: wake has room for one
@@ -35,20 +30,13 @@ type watch struct {
 	wake    chan struct{}
 }
 
-func newHub(ctx context.Context, st *store.Store, log *slog.Logger) *hub {
+func newHub(shards int, log *slog.Logger) *hub {
 	h := &hub{log: log}
-	for i, sh := range st.Shards() {
+	for range shards {
 		h.subs = append(h.subs, map[int64]map[*watch]struct{}{})
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			h.follow(ctx, i, sh)
-		}()
 	}
 	return h
 }
-
-func (h *hub) wait() { h.wg.Wait() }
 
 // subscribe starts waking w.wake at every change of its mailbox.
 func (h *hub) subscribe(shard int, mailbox int64) *watch {
@@ -97,30 +85,58 @@ func (h *hub) wakeMailboxes(shard int, mailboxes []int64) {
 	}
 }
 
-func (h *hub) follow(ctx context.Context, index int, sh *store.Shard) {
-	cursor, err := sh.Head(ctx)
-	if err != nil && ctx.Err() == nil {
-		h.log.Error("change log head", "shard", index, "err", err)
+// Notifier is the live-session consumer of one shard's change log: it
+// wakes the sessions of the mailboxes the entries name. Its cursor lives
+// in memory and starts at the head of the log (sessions read their state
+// from the store when they start, not from the log); it survives a
+// restart of the replicator, so the entries written meanwhile still wake
+// their sessions.
+type Notifier struct {
+	h     *hub
+	shard *store.Shard
+	mu    sync.Mutex
+	set   bool
+	pos   int64
+}
+
+// Notifier returns the live-session consumer of a shard's change log, for
+// the shard's replicator.
+func (s *Server) Notifier(shard int) *Notifier {
+	sh, err := s.store.Shard(shard)
+	if err != nil {
+		return nil
 	}
-	poll := time.NewTicker(externalPoll)
-	defer poll.Stop()
-	for {
-		changed, _ := sh.Changed()
-		mailboxes, head, err := sh.ChangedMailboxes(ctx, cursor)
+	return &Notifier{h: s.hub, shard: sh}
+}
+
+// Name names the consumer in logs and metrics.
+func (n *Notifier) Name() string { return "sessions" }
+
+// Cursor returns the last entry notified; the head of the log at first.
+func (n *Notifier) Cursor(ctx context.Context) (int64, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.set {
+		_, head, err := n.shard.LogBounds(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			h.log.Error("read change log", "shard", index, "err", err)
-		} else if head > cursor {
-			cursor = head
-			h.wakeMailboxes(index, mailboxes)
+			return 0, err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		case <-poll.C:
+		n.pos, n.set = head, true
+	}
+	return n.pos, nil
+}
+
+// Apply wakes the sessions of every mailbox the entries name.
+func (n *Notifier) Apply(ctx context.Context, changes []store.Change) error {
+	ids := make([]int64, 0, 4)
+	for _, c := range changes {
+		if !slices.Contains(ids, c.Mailbox) {
+			ids = append(ids, c.Mailbox)
 		}
 	}
+	n.h.wakeMailboxes(n.shard.Index, ids)
+	n.mu.Lock()
+	n.pos, n.set = changes[len(changes)-1].ID, true
+	n.mu.Unlock()
+	return nil
 }

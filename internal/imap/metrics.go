@@ -30,6 +30,10 @@ var (
 		Name: "petrel_imap_render_cache_bytes",
 		Help: "Memory held by the render cache (bounded at 64 MiB).",
 	})
+	metricIndexSearches = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "petrel_imap_index_searches_total",
+		Help: "SEARCH, SORT and THREAD commands whose text keys the full-text index narrowed.",
+	})
 	metricPanics = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "petrel_imap_session_panics_total",
 		Help: "IMAP sessions ended by an internal error (a bug: see the log).",

@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/fts"
 	"github.com/petrelmail/petrel/internal/imap/search"
 	"github.com/petrelmail/petrel/internal/imap/wire"
 	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/replication"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -21,6 +23,18 @@ type loader struct {
 	meta *message.Meta
 	keep map[uint32]*message.Meta
 	hash map[uint32]store.MessageMeta
+	// docs holds the searchable text of candidate bodies, from the index;
+	// lazyMeta says that the rows were read without metadata.
+	docs     map[int64]*fts.Doc
+	lazyMeta bool
+}
+
+// Doc returns the message's searchable text from the index, if loaded.
+func (l *loader) Doc(m *search.Message) *fts.Doc {
+	if l.docs == nil || l.cur == nil || l.cur.UID != m.UID {
+		return nil
+	}
+	return l.docs[l.cur.BodyID]
 }
 
 func (l *loader) Meta(m *search.Message) (*message.Meta, error) {
@@ -29,7 +43,17 @@ func (l *loader) Meta(m *search.Message) (*message.Meta, error) {
 			return meta, nil
 		}
 	}
-	if l.cur == nil || l.cur.UID != m.UID || l.cur.Meta == nil {
+	if l.cur == nil || l.cur.UID != m.UID {
+		return nil, errors.New("imap: message metadata not loaded")
+	}
+	if l.cur.Meta == nil && l.lazyMeta {
+		b, err := l.s.mb.Shard().BodyMeta(l.s.ctx(), l.cur.BodyID)
+		if err != nil {
+			return nil, err
+		}
+		l.cur.Meta = b
+	}
+	if l.cur.Meta == nil {
 		return nil, errors.New("imap: message metadata not loaded")
 	}
 	if l.meta == nil {
@@ -92,13 +116,23 @@ func (s *session) scan(keys []wire.SearchKey, charset string, level search.Level
 	if sel.uids.Len() == 0 {
 		return nil
 	}
+	cand := s.candidates(matcher)
 	l := &loader{s: s}
+	if cand != nil {
+		// Narrowed by the index: the candidates' text comes from it, and
+		// their metadata is read one by one, only for them.
+		docs, err := s.candidateDocs(cand)
+		if err != nil {
+			return err
+		}
+		l.docs, l.lazyMeta = docs, true
+	}
 	if keep {
 		l.keep = map[uint32]*message.Meta{}
 		l.hash = map[uint32]store.MessageMeta{}
 	}
 	cols := store.FetchHash // EMAILID and the raw message
-	if level >= search.NeedMeta {
+	if level >= search.NeedMeta && cand == nil {
 		cols = store.FetchMeta
 	}
 	for m, err := range s.mb.Fetch(s.ctx(), sel.folder.ID, sel.uids.At(0), sel.uids.Last(), cols) {
@@ -110,6 +144,9 @@ func (s *session) scan(keys []wire.SearchKey, charset string, level search.Level
 			continue
 		}
 		if _, gone := slices.BinarySearch(sel.pending, m.UID); gone {
+			continue
+		}
+		if cand != nil && !cand.Maybe(m.BodyID, m.ModSeq) {
 			continue
 		}
 		sm := &search.Message{Seq: uint32(i + 1), UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
@@ -141,6 +178,52 @@ func (s *session) scan(keys []wire.SearchKey, charset string, level search.Level
 	}
 	l.cur = nil
 	return nil
+}
+
+// candidates asks the full-text index which messages may match the text
+// keys of a search; nil means every message must be looked at (no index,
+// no text key it can use, or an index error, which is logged: the search
+// then scans, slower but still right).
+func (s *session) candidates(mt *search.Matcher) *replication.Candidates {
+	if s.srv.cfg.Index == nil {
+		return nil
+	}
+	cond, ok := mt.IndexCond()
+	if !ok {
+		return nil
+	}
+	c, ok, err := s.srv.cfg.Index.Candidates(s.ctx(), s.user.Shard, cond)
+	if err != nil {
+		s.log.Warn("search index", "err", err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	metricIndexSearches.Inc()
+	return &c
+}
+
+// candidateDocs loads from the index the searchable text of the selected
+// folder's candidate messages that the index holds (those below the
+// watermark, whose entry has the message's hash).
+func (s *session) candidateDocs(cand *replication.Candidates) (map[int64]*fts.Doc, error) {
+	sel := s.sel
+	want := map[int64][32]byte{}
+	for m, err := range s.mb.Fetch(s.ctx(), sel.folder.ID, sel.uids.At(0), sel.uids.Last(), store.FetchHash) {
+		if err != nil {
+			return nil, err
+		}
+		if m.ModSeq < cand.Watermark && cand.Maybe(m.BodyID, m.ModSeq) {
+			want[m.BodyID] = m.Body
+		}
+	}
+	docs := make(map[int64]*fts.Doc, len(want))
+	err := s.srv.cfg.Index.Docs(s.ctx(), s.user.Shard, want, func(id int64, d fts.Doc) bool {
+		docs[id] = &d
+		return true
+	})
+	return docs, err
 }
 
 // checkSeqSets refuses a sequence-set search key with a number beyond the

@@ -26,8 +26,11 @@ import (
 
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/directory"
+	"github.com/petrelmail/petrel/internal/fts"
 	"github.com/petrelmail/petrel/internal/imap/wire"
+	"github.com/petrelmail/petrel/internal/replication"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/throttle"
 )
 
 // Config configures the IMAP server.
@@ -43,9 +46,24 @@ type Config struct {
 	PlaintextAuth bool
 	// MaxAppend is the largest message accepted by APPEND (RFC 7889).
 	MaxAppend int64
+	// Index narrows text searches (package replication's Manager); nil
+	// makes every SEARCH read every message of the folder.
+	Index TextIndex
+	// Throttle counts failed LOGIN and AUTHENTICATE attempts per source
+	// address and per account (shared with the HTTP API); nil throttles
+	// nothing but the one-second delay of each failure.
+	Throttle *throttle.Throttle
 	// IdleTimeout is the autologout timer of an authenticated session
 	// (RFC 9051 section 5.4: at least 30 minutes); 0 means 30 minutes.
 	IdleTimeout time.Duration
+}
+
+// TextIndex is the full-text index as SEARCH sees it: which bodies of a
+// shard may satisfy a condition, and the watermark below which that answer
+// is complete (see replication.Candidates).
+type TextIndex interface {
+	Candidates(ctx context.Context, shard int, cond fts.Cond) (replication.Candidates, bool, error)
+	Docs(ctx context.Context, shard int, want map[int64][32]byte, fn func(id int64, d fts.Doc) bool) error
 }
 
 // Server serves IMAP on any number of listeners.
@@ -63,11 +81,12 @@ type Server struct {
 	conns     map[*session]bool
 	stopping  atomic.Bool
 	wg        sync.WaitGroup
-	hubStop   context.CancelFunc
 }
 
-// New makes a server. It starts the goroutines that follow the shards'
-// change logs; Stop ends them.
+// New makes a server. Sessions learn of changes made elsewhere through
+// the Notifiers (one per shard) that the shards' replicators feed; without
+// them a session still sees every change at its next command, but IDLE
+// waits for nothing.
 func New(cfg Config, dir *directory.Directory, st *store.Store, p *delivery.Pipeline, log *slog.Logger) *Server {
 	if cfg.MaxAppend <= 0 {
 		cfg.MaxAppend = p.Config().MaxMessageSize
@@ -77,9 +96,7 @@ func New(cfg Config, dir *directory.Directory, st *store.Store, p *delivery.Pipe
 	}
 	s := &Server{cfg: cfg, dir: dir, store: st, pipeline: p, log: log, render: newRenderCache(),
 		listeners: map[net.Listener]bool{}, conns: map[*session]bool{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.hubStop = cancel
-	s.hub = newHub(ctx, st, log)
+	s.hub = newHub(len(st.Shards()), log)
 	return s
 }
 
@@ -165,8 +182,6 @@ func (s *Server) Stop(ctx context.Context) error {
 		<-done
 		err = ctx.Err()
 	}
-	s.hubStop()
-	s.hub.wait()
 	return err
 }
 

@@ -41,13 +41,23 @@
 //     Raw 8-bit header text that is not valid UTF-8 is read as
 //     windows-1252.
 //   - BODY: the text of every text/* part (content transfer encoding undone,
-//     charset converted to UTF-8; HTML is searched as markup), recursively
-//     through multipart and message/rfc822 parts, and the header of every
-//     encapsulated message/rfc822. TEXT: BODY and the top-level header.
+//     charset converted to UTF-8; HTML is searched as its text: tags,
+//     comments and the content of script, style, title and head dropped,
+//     character references decoded, block elements and <br> as line
+//     breaks), recursively through multipart and message/rfc822 parts, and
+//     the header of every encapsulated message/rfc822. A string matches
+//     within one of these texts, never across two. TEXT: BODY and the
+//     top-level header, which is searched field by field as
+//     "name: value" lines, each value unfolded and decoded as for HEADER
+//     (so whatever HEADER or SUBJECT matches, TEXT matches too).
 //   - The empty string matches every message for BODY and TEXT; for HEADER
 //     it matches when the field exists (RFC 9051 section 6.4.4), and
 //     likewise for SUBJECT (a Subject field exists) and FROM, TO, CC, BCC
 //     (the field has an address), as Dovecot does.
+//
+// This text is defined by package fts (fts.Extract, fts.Fold), which the
+// full-text index shares: the index narrows a search to the messages whose
+// text may match, and Match decides.
 //
 // Case-insensitivity is Unicode simple case folding: two strings match as
 // strings.EqualFold would compare them, rune by rune (so "É" matches "é"

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/fts"
 	"github.com/petrelmail/petrel/internal/imap/wire"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/store"
@@ -141,12 +142,12 @@ func Compile(keys []wire.SearchKey, ctx Context) (*Matcher, error) {
 // charsetConverter returns the conversion of search strings to UTF-8
 // (RFC 9051 section 6.4.4: "the specified charset").
 func charsetConverter(cs string) (func(string) (string, error), error) {
-	if isUTF8Name(cs) || isASCIIName(cs) {
+	if fts.IsUTF8Name(cs) || fts.IsASCIIName(cs) {
 		// US-ASCII is a subset of UTF-8; 8-bit strings under it are
 		// taken as UTF-8, as IMAP4rev2 clients send.
 		return func(s string) (string, error) { return strings.ToValidUTF8(s, "\uFFFD"), nil }, nil
 	}
-	enc := lookupCharset(cs)
+	enc := fts.LookupCharset(cs)
 	if enc == nil {
 		return nil, fmt.Errorf("%w: %s", ErrBadCharset, cs)
 	}
@@ -258,7 +259,7 @@ func (c *compiler) key(k *wire.SearchKey) (node, error) {
 		if err != nil {
 			return node{}, err
 		}
-		n.str = fold(v)
+		n.str = fts.Fold(v)
 		switch k.Op {
 		case "SUBJECT":
 			n.op = opSubject
@@ -316,9 +317,9 @@ type state struct {
 	meta     *message.Meta
 	raw      []byte
 	rawDone  bool
-	body     []string // folded texts of BODY
+	body     []string // fts.Doc.Body: the folded texts of BODY
 	bodyDone bool
-	hdr      string // folded decoded top-level header of TEXT
+	hdr      string // fts.Doc.Header: the folded top-level header of TEXT
 	hdrDone  bool
 }
 
@@ -362,7 +363,7 @@ func (s *state) header(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slice(raw, meta.Structure.HeaderStart, meta.Structure.BodyStart), nil
+	return headerBlock(raw, meta), nil
 }
 
 // Match reports whether message m matches the keys (RFC 9051 section
@@ -506,7 +507,7 @@ func matchHeaderValue(v []byte, needle string) bool {
 	if isASCII(v) && !bytes.Contains(v, []byte("=?")) {
 		return containsFold(v, needle)
 	}
-	return containsFold(decodeHeader(v), needle)
+	return containsFold(fts.DecodeHeader(v), needle)
 }
 
 func (s *state) matchAddr(n *node) (bool, error) {
@@ -531,43 +532,25 @@ func (s *state) matchAddr(n *node) (bool, error) {
 	return containsFold(addressText(list), n.str), nil
 }
 
-// addressText renders an address list for matching: "name <mailbox@host>"
-// per address, the name decoded, group names as they are, joined by
-// ", ".
-func addressText(list []message.Address) string {
-	var b strings.Builder
-	for _, a := range list {
-		if a.Host == nil {
-			if a.Mailbox == nil {
-				continue // end of group
-			}
-			if b.Len() > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(decodeHeader(a.Mailbox)) // group name
-			b.WriteString(":")
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-		if len(a.Name) > 0 {
-			b.WriteString(decodeHeader(a.Name))
-			b.WriteString(" <")
-		}
-		b.WriteString(decodeHeader(a.Mailbox))
-		if len(a.Host) > 0 {
-			b.WriteByte('@')
-			b.WriteString(decodeHeader(a.Host))
-		}
-		if len(a.Name) > 0 {
-			b.WriteByte('>')
-		}
-	}
-	return b.String()
-}
+// addressText renders an address list for matching (fts.AddressText).
+func addressText(list []message.Address) string { return fts.AddressText(list) }
 
 func (s *state) matchText(n *node) (bool, error) {
+	if !s.hdrDone || !s.bodyDone {
+		// The full-text index may hold the message's text already.
+		if dl, ok := s.l.(DocLoader); ok {
+			if d := dl.Doc(s.m); d != nil {
+				s.hdr, s.body, s.hdrDone, s.bodyDone = d.Header, d.Body, true, true
+			}
+		}
+	}
+	if s.hdrDone && s.bodyDone {
+		if n.op == opText && strings.Contains(s.hdr, n.str) {
+			return true, nil
+		}
+		d := fts.Doc{Body: s.body}
+		return d.MatchBody(n.str), nil
+	}
 	meta, err := s.loadMeta()
 	if err != nil {
 		return false, err
@@ -576,9 +559,11 @@ func (s *state) matchText(n *node) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The parts of fts.Extract, computed as they are needed; the
+	// matching is that of fts.Doc.MatchText and MatchBody.
 	if n.op == opText {
 		if !s.hdrDone {
-			s.hdr = fold(decodeHeader(unfoldBlock(slice(raw, meta.Structure.HeaderStart, meta.Structure.BodyStart))))
+			s.hdr = fts.ExtractHeader(raw, meta)
 			s.hdrDone = true
 		}
 		if strings.Contains(s.hdr, n.str) {
@@ -586,13 +571,9 @@ func (s *state) matchText(n *node) (bool, error) {
 		}
 	}
 	if !s.bodyDone {
-		s.body = bodyTexts(nil, raw, meta.Structure, 0)
+		s.body = fts.ExtractBody(raw, meta)
 		s.bodyDone = true
 	}
-	for _, t := range s.body {
-		if strings.Contains(t, n.str) {
-			return true, nil
-		}
-	}
-	return false, nil
+	d := fts.Doc{Body: s.body}
+	return d.MatchBody(n.str), nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/fts"
 	"github.com/petrelmail/petrel/internal/imap/wire"
 )
 
@@ -196,6 +197,11 @@ func TestMatch(t *testing.T) {
 		{`BODY "naïve café"`, "3"},
 		{`BODY "soft line break"`, "3"},
 		{"BODY kiwi", "3"},
+		// HTML is searched as its text: markup does not match, text
+		// split by tags does.
+		{`BODY "in html: kiwi"`, "3"},
+		{`BODY "<b>"`, ""},
+		{`BODY "<p>"`, ""},
 		{"BODY banana", "4"},
 		{`BODY "inner secret"`, "4"},
 		{"BODY strawberry", ""},
@@ -206,6 +212,9 @@ func TestMatch(t *testing.T) {
 		{"TEXT hello", "1 3 4"},
 		{"TEXT x-custom", "1"},
 		{`TEXT "X-Custom: Foo"`, "1"},
+		// The header is searched field by field, "name: decoded value".
+		{`TEXT "subject: re: [foo] fwd"`, "3"},
+		{`TEXT "subject: café"`, "2"},
 		{"TEXT \"café\"", "2 3"},
 		{"TEXT fox", "1"},
 		{"TEXT \"jörg\"", "2"},
@@ -434,30 +443,11 @@ func TestFold(t *testing.T) {
 		{"ab", "abc", false},
 	}
 	for _, tt := range tests {
-		if got := containsFold(tt.hay, fold(tt.needle)); got != tt.want {
+		if got := containsFold(tt.hay, fts.Fold(tt.needle)); got != tt.want {
 			t.Errorf("containsFold(%q, %q) = %v", tt.hay, tt.needle, got)
 		}
-		if got := containsFold([]byte(tt.hay), fold(tt.needle)); got != tt.want {
+		if got := containsFold([]byte(tt.hay), fts.Fold(tt.needle)); got != tt.want {
 			t.Errorf("containsFold([]byte %q, %q) = %v", tt.hay, tt.needle, got)
-		}
-	}
-}
-
-func TestDecodeHeader(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"=?iso-8859-1?q?caf=E9?=", "café"},
-		{"=?UTF-8?B?SsO2cmc=?= <joerg@example.de>", "Jörg <joerg@example.de>"},
-		{"=?utf-8?q?a?= =?utf-8?q?b?=", "ab"},
-		{"=?utf-8*en?q?hi?=", "hi"},
-		{"=?koi8-r?b?8NLJ18XU?=", "Привет"},
-		{"=?x-unknown?q?abc?= =?utf-8?q?d?=", "abcd"},
-		{"plain \xe9t\xe9", "plain été"}, // 8-bit, not UTF-8: windows-1252
-		{"déjà vu", "déjà vu"},
-		{"=?utf-8?b?broken", "=?utf-8?b?broken"},
-	}
-	for _, tt := range tests {
-		if got := decodeHeader([]byte(tt.in)); got != tt.want {
-			t.Errorf("decodeHeader(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

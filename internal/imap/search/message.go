@@ -3,6 +3,7 @@ package search
 import (
 	"time"
 
+	"github.com/petrelmail/petrel/internal/fts"
 	"github.com/petrelmail/petrel/internal/imap/wire"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/store"
@@ -47,6 +48,14 @@ type Loader interface {
 	// Raw returns the whole raw message m, as parsed into its Meta: a
 	// file read, expensive.
 	Raw(m *Message) ([]byte, error)
+}
+
+// DocLoader is a Loader that may have a message's searchable text at hand
+// (from the full-text index, see package fts): TEXT and BODY then match it
+// instead of reading and decoding the message. Doc returns nil when it
+// does not have it.
+type DocLoader interface {
+	Doc(m *Message) *fts.Doc
 }
 
 // Level is how much of a message a command needs, so that the server loads

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/fts"
 	"github.com/petrelmail/petrel/internal/imap/wire"
 	"github.com/petrelmail/petrel/internal/message"
 )
@@ -104,8 +105,8 @@ func sortKeyOf(m *Message, meta *message.Meta, key string) sortKey {
 	case "DATE":
 		return sortKey{t: sentDate(m, meta.Envelope.Date).UTC()}
 	case "SUBJECT":
-		base, _ := baseSubject(decodeHeader(meta.Envelope.Subject))
-		return sortKey{str: fold(base)}
+		base, _ := baseSubject(fts.DecodeHeader(meta.Envelope.Subject))
+		return sortKey{str: fts.Fold(base)}
 	case "FROM":
 		return sortKey{str: firstMailbox(meta.Envelope.From)}
 	case "TO":
@@ -138,7 +139,7 @@ func firstMailbox(list []message.Address) string {
 	if a == nil {
 		return ""
 	}
-	return fold(decodeHeader(a.Mailbox))
+	return fts.Fold(fts.DecodeHeader(a.Mailbox))
 }
 
 // displayName is the key of DISPLAYFROM and DISPLAYTO (RFC 5957 section
@@ -149,12 +150,12 @@ func displayName(list []message.Address) string {
 	if a == nil {
 		return ""
 	}
-	if name := strings.TrimSpace(decodeHeader(a.Name)); name != "" {
-		return fold(name)
+	if name := strings.TrimSpace(fts.DecodeHeader(a.Name)); name != "" {
+		return fts.Fold(name)
 	}
-	spec := decodeHeader(a.Mailbox)
+	spec := fts.DecodeHeader(a.Mailbox)
 	if len(a.Host) > 0 {
-		spec += "@" + decodeHeader(a.Host)
+		spec += "@" + fts.DecodeHeader(a.Host)
 	}
-	return fold(spec)
+	return fts.Fold(spec)
 }

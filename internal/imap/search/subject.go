@@ -1,6 +1,10 @@
 package search
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/petrelmail/petrel/internal/fts"
+)
 
 // BaseSubject returns the base subject of RFC 5256 section 2.1 of a raw
 // (undecoded) Subject field value, as used by SORT SUBJECT and THREAD. The
@@ -8,7 +12,7 @@ import "strings"
 // folding (see the package documentation), so "Re: [foo] Fwd: Hello
 // (fwd)" has the base subject "Hello", equal to that of "hello".
 func BaseSubject(subject string) string {
-	s, _ := baseSubject(decodeHeader([]byte(subject)))
+	s, _ := baseSubject(fts.DecodeHeader([]byte(subject)))
 	return s
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/fts"
 	"github.com/petrelmail/petrel/internal/message"
 )
 
@@ -83,8 +84,8 @@ func loadThreadMsg(m *Message, l Loader, refs bool) (*threadMsg, error) {
 		meta = &message.Meta{}
 	}
 	tm := &threadMsg{m: m, date: sentDate(m, meta.Envelope.Date).UTC()}
-	base, refwd := baseSubject(decodeHeader(meta.Envelope.Subject))
-	tm.subj, tm.refwd = fold(base), refwd
+	base, refwd := baseSubject(fts.DecodeHeader(meta.Envelope.Subject))
+	tm.subj, tm.refwd = fts.Fold(base), refwd
 	if !refs {
 		return tm, nil
 	}
