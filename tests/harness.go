@@ -132,6 +132,8 @@ type Server struct {
 	DataDir  string
 	LMTPAddr string
 	IMAPAddr string
+	// HTTPAddr is the HTTP listener's address; "" turns it off.
+	HTTPAddr string
 	// Config is the path of a TOML configuration file, or "".
 	Config string
 
@@ -169,7 +171,11 @@ func (s *Server) spawn() (ready <-chan struct{}, done chan struct{}, err error) 
 	if s.cmd != nil {
 		return nil, nil, errors.New("server already running")
 	}
-	args := []string{"serve", "--data", s.DataDir, "--lmtp-addr", s.LMTPAddr, "--smtp-addr", "off", "--http-addr", "off",
+	httpAddr := s.HTTPAddr
+	if httpAddr == "" {
+		httpAddr = "off"
+	}
+	args := []string{"serve", "--data", s.DataDir, "--lmtp-addr", s.LMTPAddr, "--smtp-addr", "off", "--http-addr", httpAddr,
 		"--imap-addr", s.IMAPAddr, "--imaps-addr", "off"}
 	if s.Config != "" {
 		args = append(args, "--config", s.Config)

@@ -2,16 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"mime"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/petrelmail/petrel/internal/api"
 	"github.com/petrelmail/petrel/internal/config"
-	"github.com/petrelmail/petrel/internal/directory"
-	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/server"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -48,6 +49,65 @@ func quotaString(q int64) string {
 	return config.Size(q).String()
 }
 
+// adminAPI returns a client of the data folder's HTTP API, which every
+// admin command goes through, so that they answer and fail the same way
+// whether a server runs or not:
+//   - a server runs on the folder: its local socket (data/api.sock), as the
+//     local administrator;
+//   - none does: the same API served in this process on the folder,
+//     opened here under the folder's lock (shared with other admin
+//     commands; a server starting meanwhile waits for it).
+//
+// done closes what it opened.
+func (c *command) adminAPI(ctx context.Context) (client *api.Client, done func(), err error) {
+	cfg, err := c.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := api.LockShared(cfg.DataDir)
+	if errors.Is(err, api.ErrServerRunning) {
+		return api.LocalClient(cfg.DataDir), func() {}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := server.OpenData(ctx, cfg.DataDir, cfg.Shards)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p := delivery.New(data.Directory, data.Store, delivery.Config{MaxMessageSize: int64(cfg.MaxMessageSize),
+		DiskReserve: int64(cfg.DiskReserve), DataDir: cfg.DataDir}, log)
+	a := api.New(api.Options{Directory: data.Directory, Store: data.Store, Pipeline: p, Log: log.With("part", "api")})
+	return api.HandlerClient(a.Local()), func() {
+		data.Close()
+		release()
+	}, nil
+}
+
+// apiError turns a failed API call into the command's error: the API's
+// message, which is the directory's or the store's own.
+func apiError(err error) error {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return errors.New(ae.Message)
+	}
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) || strings.Contains(err.Error(), api.SocketName) {
+		return fmt.Errorf("the server running on the data folder does not answer on %s: %w", api.SocketName, err)
+	}
+	return err
+}
+
+// call is Client.Do with the command's error.
+func call(ctx context.Context, cl *api.Client, method, path string, in, out any) error {
+	if err := cl.Do(ctx, method, path, in, out); err != nil {
+		return apiError(err)
+	}
+	return nil
+}
+
 func cmdDomain(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return usagef("domain: add, list, show, alias or delete")
@@ -65,25 +125,44 @@ func cmdDomain(ctx context.Context, args []string, out io.Writer) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	data, _, err := c.open(ctx)
+	var usage string
+	switch sub {
+	case "add":
+		usage = "domain add NAME [--alias ALIAS]..."
+	case "show":
+		usage = "domain show NAME"
+	case "delete":
+		usage = "domain delete NAME"
+	case "list":
+		if len(c.args) != 0 {
+			return usagef("domain list")
+		}
+	case "alias":
+		if len(c.args) != 3 || (c.args[0] != "add" && c.args[0] != "remove") {
+			return usagef("domain alias add|remove NAME ALIAS")
+		}
+	default:
+		return usagef("domain: unknown subcommand %q", sub)
+	}
+	if usage != "" && len(c.args) != 1 {
+		return usagef("%s", usage)
+	}
+	cl, done, err := c.adminAPI(ctx)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
-	dir := data.Directory
+	defer done()
+	var d api.Domain
 	switch sub {
 	case "add":
-		if len(c.args) != 1 {
-			return usagef("domain add NAME [--alias ALIAS]...")
-		}
-		dom, err := dir.AddDomain(ctx, directory.Domain{Name: c.args[0], Aliases: aliases, DefaultQuota: int64(quota.v), DefaultLanguage: language})
-		if err != nil {
+		in := api.NewDomain{Name: c.args[0], Aliases: aliases, DefaultQuota: int64(quota.v), DefaultLanguage: language}
+		if err := call(ctx, cl, "POST", api.Path("domains"), in, &d); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "domain %s created (aliases: %s)\n", dom.Name, joinOr(dom.Aliases, "none"))
+		fmt.Fprintf(out, "domain %s created (aliases: %s)\n", d.Name, joinOr(d.Aliases, "none"))
 	case "list":
-		doms, err := dir.Domains(ctx)
-		if err != nil {
+		var doms []api.Domain
+		if err := call(ctx, cl, "GET", api.Path("domains"), nil, &doms); err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -93,37 +172,22 @@ func cmdDomain(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return tw.Flush()
 	case "show":
-		if len(c.args) != 1 {
-			return usagef("domain show NAME")
-		}
-		d, err := dir.Domain(ctx, c.args[0])
-		if err != nil {
-			return err
-		}
-		users, err := dir.Users(ctx, d.Name)
-		if err != nil {
+		if err := call(ctx, cl, "GET", api.Path("domains", c.args[0]), nil, &d); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "name:          %s\naliases:       %s\ndefault quota: %s\nlanguage:      %s\naccounts:      %d\ncreated:       %s\n",
-			d.Name, joinOr(d.Aliases, "none"), quotaString(d.DefaultQuota), d.DefaultLanguage, len(users), d.Created.Format("2006-01-02 15:04:05Z"))
+			d.Name, joinOr(d.Aliases, "none"), quotaString(d.DefaultQuota), d.DefaultLanguage, d.Accounts, d.Created.Format("2006-01-02 15:04:05Z"))
 	case "alias":
-		if len(c.args) != 3 || (c.args[0] != "add" && c.args[0] != "remove") {
-			return usagef("domain alias add|remove NAME ALIAS")
+		method := "PUT"
+		if c.args[0] == "remove" {
+			method = "DELETE"
 		}
-		if c.args[0] == "add" {
-			return dir.AddDomainAlias(ctx, c.args[1], c.args[2])
-		}
-		return dir.RemoveDomainAlias(ctx, c.args[1], c.args[2])
+		return call(ctx, cl, method, api.Path("domains", c.args[1], "aliases", c.args[2]), nil, nil)
 	case "delete":
-		if len(c.args) != 1 {
-			return usagef("domain delete NAME")
-		}
-		if err := dir.DeleteDomain(ctx, c.args[0]); err != nil {
+		if err := call(ctx, cl, "DELETE", api.Path("domains", c.args[0]), nil, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "domain %s deleted\n", c.args[0])
-	default:
-		return usagef("domain: unknown subcommand %q", sub)
 	}
 	return nil
 }
@@ -142,71 +206,101 @@ func readPassword(password, file string) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), err
 }
 
+// userUsages are the usage lines of the user subcommands that take one
+// address.
+var userUsages = map[string]string{
+	"add":     "user add ADDRESS [--password P] [--quota SIZE]",
+	"show":    "user show ADDRESS",
+	"set":     "user set ADDRESS [--password P] [--quota SIZE] [--language L] [--role R [--admin-domain D]...]",
+	"disable": "user disable ADDRESS",
+	"enable":  "user enable ADDRESS",
+	"delete":  "user delete ADDRESS",
+	"grants":  "user grants SHARED",
+}
+
 func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return usagef("user: add, list, show, set, address, disable, enable or delete")
+		return usagef("user: add, list, show, set, address, grant, grants, disable, enable or delete")
 	}
 	sub, args := args[0], args[1:]
 	c := newCommand("user " + sub)
 	var password, passwordFile, language, typ, role string
+	var adminDomains multiFlag
 	var quota optSize
 	if sub == "add" || sub == "set" {
 		c.fs.StringVar(&password, "password", "", "password (visible to other local users in the process list: prefer --password-file)")
 		c.fs.StringVar(&passwordFile, "password-file", "", "read the password from this file (- for standard input)")
 		c.fs.Var(&quota, "quota", "quota (e.g. 2G; 0 = unlimited; default: the domain's)")
 		c.fs.StringVar(&language, "language", "", "language of folder names (en, fr, de; default: the domain's)")
+		c.fs.Var(&adminDomains, "admin-domain", "a domain a domain-admin administers (repeatable; default: its own)")
 	}
 	if sub == "add" {
 		c.fs.StringVar(&typ, "type", "user", "user or shared")
 		c.fs.StringVar(&role, "role", "user", "user, domain-admin or global-admin")
 	}
+	if sub == "set" {
+		c.fs.StringVar(&role, "role", "", "user, domain-admin or global-admin")
+	}
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	data, _, err := c.open(ctx)
+	switch sub {
+	case "list":
+		if len(c.args) > 1 {
+			return usagef("user list [DOMAIN]")
+		}
+	case "address":
+		if len(c.args) != 3 || (c.args[0] != "add" && c.args[0] != "remove") {
+			return usagef("user address add|remove ADDRESS EXTRA")
+		}
+	case "grant":
+		if len(c.args) != 3 {
+			return usagef("user grant SHARED ADDRESS read|write|none")
+		}
+	default:
+		usage, ok := userUsages[sub]
+		if !ok {
+			return usagef("user: unknown subcommand %q", sub)
+		}
+		if len(c.args) != 1 {
+			return usagef("%s", usage)
+		}
+	}
+	pw, err := readPassword(password, passwordFile)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
-	dir := data.Directory
-	one := func(usage string) (string, error) {
-		if len(c.args) != 1 {
-			return "", usagef("%s", usage)
-		}
-		return c.args[0], nil
+	if sub == "set" && pw == "" && !quota.set && language == "" && role == "" && len(adminDomains) == 0 {
+		return usagef("user set: nothing to change")
 	}
+	cl, done, err := c.adminAPI(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var u api.User
 	switch sub {
 	case "add":
-		addr, err := one("user add ADDRESS [--password P] [--quota SIZE]")
-		if err != nil {
-			return err
+		addr := c.args[0]
+		at := strings.LastIndexByte(addr, '@')
+		if at <= 0 || at == len(addr)-1 {
+			return fmt.Errorf("invalid: address %q", addr)
 		}
-		pw, err := readPassword(password, passwordFile)
-		if err != nil {
-			return err
+		in := api.NewUser{Address: addr, Password: pw, Type: typ, Role: role, Quota: quota.ptr(), Language: language}
+		if len(adminDomains) > 0 {
+			in.AdminDomains = adminDomains
 		}
-		u, err := dir.AddUser(ctx, directory.NewUser{Address: addr, Password: pw, Type: directory.Type(typ),
-			Quota: quota.ptr(), Language: language, Role: directory.Role(role)})
-		if err != nil {
+		if err := call(ctx, cl, "POST", api.Path("domains", addr[at+1:], "users"), in, &u); err != nil {
 			return err
-		}
-		mb, err := data.Store.Mailbox(u.Shard, u.ID)
-		if err != nil {
-			return err
-		}
-		if err := mb.Create(ctx, store.DefaultFolders(u.Language)); err != nil {
-			return fmt.Errorf("account %s created, but its mailbox not yet (it will be made at first delivery): %w", u.Address, err)
 		}
 		fmt.Fprintf(out, "%s %s created on shard %d (quota %s, language %s)\n", u.Type, u.Address, u.Shard, quotaString(u.Quota), u.Language)
 	case "list":
-		domain := ""
+		path := api.Path("users")
 		if len(c.args) == 1 {
-			domain = c.args[0]
-		} else if len(c.args) > 1 {
-			return usagef("user list [DOMAIN]")
+			path = api.Path("domains", c.args[0], "users")
 		}
-		users, err := dir.Users(ctx, domain)
-		if err != nil {
+		var users []api.User
+		if err := call(ctx, cl, "GET", path, nil, &users); err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -216,167 +310,142 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return tw.Flush()
 	case "show":
-		addr, err := one("user show ADDRESS")
-		if err != nil {
+		if err := call(ctx, cl, "GET", api.Path("users", c.args[0]), nil, &u); err != nil {
 			return err
 		}
-		u, err := dir.User(ctx, addr)
-		if err != nil {
-			return err
-		}
-		used, count := int64(0), int64(0)
-		if mb, err := data.Store.Mailbox(u.Shard, u.ID); err == nil {
-			used, count, _ = mb.Usage(ctx)
+		role := u.Role
+		if len(u.AdminDomains) > 0 {
+			role += " of " + strings.Join(u.AdminDomains, ", ")
 		}
 		fmt.Fprintf(out, "address:   %s\nid:        %d\ntype:      %s\nrole:      %s\nenabled:   %v\nlanguage:  %s\nquota:     %s\nused:      %s in %d messages\nshard:     %d\naddresses: %s\ncreated:   %s\n",
-			u.Address, u.ID, u.Type, u.Role, u.Enabled, u.Language, quotaString(u.Quota), config.Size(used), count, u.Shard,
-			joinOr(u.Addresses, "none"), u.Created.Format("2006-01-02 15:04:05Z"))
+			u.Address, u.ID, u.Type, role, u.Enabled, u.Language, quotaString(u.Quota), config.Size(u.UsedBytes), u.Messages, u.Shard,
+			joinOr(u.Aliases, "none"), u.Created.Format("2006-01-02 15:04:05Z"))
 	case "set":
-		addr, err := one("user set ADDRESS [--password P] [--quota SIZE] [--language L]")
-		if err != nil {
-			return err
-		}
-		pw, err := readPassword(password, passwordFile)
-		if err != nil {
-			return err
-		}
-		if pw == "" && !quota.set && language == "" {
-			return usagef("user set: nothing to change")
-		}
+		var in api.UserPatch
 		if pw != "" {
-			if err := dir.SetPassword(ctx, addr, pw); err != nil {
-				return err
-			}
+			in.Password = &pw
 		}
-		if quota.set {
-			if err := dir.SetQuota(ctx, addr, int64(quota.v)); err != nil {
-				return err
-			}
-		}
+		in.Quota = quota.ptr()
 		if language != "" {
-			if err := dir.SetLanguage(ctx, addr, language); err != nil {
-				return err
-			}
+			in.Language = &language
 		}
+		if role != "" {
+			in.Role = &role
+		}
+		if len(adminDomains) > 0 {
+			in.AdminDomains = (*[]string)(&adminDomains)
+		}
+		return call(ctx, cl, "PATCH", api.Path("users", c.args[0]), in, nil)
 	case "address":
-		if len(c.args) != 3 || (c.args[0] != "add" && c.args[0] != "remove") {
-			return usagef("user address add|remove ADDRESS EXTRA")
+		method := "PUT"
+		if c.args[0] == "remove" {
+			method = "DELETE"
 		}
-		if c.args[0] == "add" {
-			return dir.AddAddress(ctx, c.args[1], c.args[2])
+		return call(ctx, cl, method, api.Path("users", c.args[1], "aliases", c.args[2]), nil, nil)
+	case "grant":
+		if c.args[2] == "none" {
+			return call(ctx, cl, "DELETE", api.Path("users", c.args[0], "grants", c.args[1]), nil, nil)
 		}
-		return dir.RemoveAddress(ctx, c.args[1], c.args[2])
+		return call(ctx, cl, "PUT", api.Path("users", c.args[0], "grants", c.args[1]), api.GrantRights{Rights: c.args[2]}, nil)
+	case "grants":
+		var gs []api.Grant
+		if err := call(ctx, cl, "GET", api.Path("users", c.args[0], "grants"), nil, &gs); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACCOUNT\tRIGHTS")
+		for _, g := range gs {
+			fmt.Fprintf(tw, "%s\t%s\n", g.Grantee, g.Rights)
+		}
+		return tw.Flush()
 	case "disable", "enable":
-		addr, err := one("user " + sub + " ADDRESS")
-		if err != nil {
-			return err
-		}
-		return dir.SetEnabled(ctx, addr, sub == "enable")
+		enabled := sub == "enable"
+		return call(ctx, cl, "PATCH", api.Path("users", c.args[0]), api.UserPatch{Enabled: &enabled}, nil)
 	case "delete":
-		addr, err := one("user delete ADDRESS")
-		if err != nil {
+		if err := call(ctx, cl, "DELETE", api.Path("users", c.args[0]), nil, nil); err != nil {
 			return err
 		}
-		u, err := dir.DeleteUser(ctx, addr)
-		if err != nil {
-			return err
-		}
-		mb, err := data.Store.Mailbox(u.Shard, u.ID)
-		if err != nil {
-			return err
-		}
-		if err := mb.Delete(ctx); err != nil {
-			return fmt.Errorf("account %s deleted, but removing its mailbox failed: %w", u.Address, err)
-		}
-		fmt.Fprintf(out, "%s deleted with its mailbox\n", u.Address)
-	default:
-		return usagef("user: unknown subcommand %q", sub)
+		fmt.Fprintf(out, "%s deleted with its mailbox\n", c.args[0])
 	}
 	return nil
 }
 
-// openMailbox parses a command that takes one account address and opens
-// the data folder and that account's mailbox. The caller closes data.
-func (c *command) openMailbox(ctx context.Context, args []string, usage string) (*server.Data, *store.Mailbox, error) {
-	if err := c.parse(args); err != nil {
-		return nil, nil, err
-	}
-	if len(c.args) != 1 {
-		return nil, nil, usagef("%s", usage)
-	}
-	data, _, err := c.open(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	_, mb, err := data.Mailbox(ctx, c.args[0])
-	if err != nil {
-		data.Close()
-		return nil, nil, err
-	}
-	return data, mb, nil
-}
-
 func cmdFolders(ctx context.Context, args []string, out io.Writer) error {
 	c := newCommand("folders")
-	data, mb, err := c.openMailbox(ctx, args, "folders ADDRESS")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if len(c.args) != 1 {
+		return usagef("folders ADDRESS")
+	}
+	cl, done, err := c.adminAPI(ctx)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
-	folders, err := mb.Folders(ctx)
-	if err != nil {
+	defer done()
+	var folders []api.Folder
+	if err := call(ctx, cl, "GET", api.Path("users", c.args[0], "folders"), nil, &folders); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FOLDER\tSPECIAL-USE\tMESSAGES\tSIZE\tUIDVALIDITY\tUIDNEXT\tHIGHESTMODSEQ")
 	for _, f := range folders {
-		use := string(f.SpecialUse)
-		if use == "" {
-			use = "-"
+		use := "-"
+		if f.SpecialUse != "" {
+			use = `\` + strings.ToUpper(f.SpecialUse[:1]) + f.SpecialUse[1:]
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\n", f.Name, use, f.Messages, config.Size(f.Bytes), f.UIDValidity, f.UIDNext, f.HighestModSeq)
 	}
 	return tw.Flush()
 }
 
+// imapFlags spells the API's flag names as IMAP does.
+func imapFlags(flags []string) []string {
+	out := make([]string, len(flags))
+	for i, f := range flags {
+		out[i] = `\` + strings.ToUpper(f[:1]) + f[1:]
+	}
+	return out
+}
+
 func cmdMessages(ctx context.Context, args []string, out io.Writer) error {
 	c := newCommand("messages")
 	folder := c.fs.String("folder", store.Inbox, "folder to list")
-	data, mb, err := c.openMailbox(ctx, args, "messages ADDRESS [--folder NAME]")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if len(c.args) != 1 {
+		return usagef("messages ADDRESS [--folder NAME]")
+	}
+	cl, done, err := c.adminAPI(ctx)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
-	f, err := mb.Folder(ctx, *folder)
-	if err != nil {
-		return err
-	}
+	defer done()
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "UID\tDATE\tSIZE\tFLAGS\tFROM\tSUBJECT")
-	dec := mime.WordDecoder{}
-	for msg, err := range mb.Messages(ctx, f.ID, 1) {
-		if err != nil {
+	var after uint32
+	for {
+		var page api.MessageList
+		path := fmt.Sprintf("%s?after=%d&limit=1000", api.Path("users", c.args[0], "folders", *folder, "messages"), after)
+		if err := call(ctx, cl, "GET", path, nil, &page); err != nil {
 			return err
 		}
-		var from, subject string
-		if raw, err := mb.Shard().BodyMeta(ctx, msg.BodyID); err == nil {
-			if m, err := message.Unmarshal(raw); err == nil {
-				if s, err := dec.DecodeHeader(string(m.Envelope.Subject)); err == nil {
-					subject = s
-				} else {
-					subject = string(m.Envelope.Subject)
-				}
-				if len(m.Envelope.From) > 0 {
-					a := m.Envelope.From[0]
-					from = string(a.Mailbox) + "@" + string(a.Host)
-				}
+		for _, m := range page.Messages {
+			flags := strings.Join(append(imapFlags(m.Flags), m.Keywords...), " ")
+			if flags == "" {
+				flags = "-"
 			}
+			from := ""
+			if len(m.From) > 0 {
+				from = m.From[0].Address
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", m.UID, m.Received.Format("2006-01-02 15:04"), m.Size, flags, from, m.Subject)
 		}
-		flags := strings.Join(append(msg.Flags.Names(), msg.Keywords...), " ")
-		if flags == "" {
-			flags = "-"
+		if page.Next == 0 {
+			break
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", msg.UID, msg.InternalDate.Format("2006-01-02 15:04"), msg.Size, flags, from, subject)
+		after = page.Next
 	}
 	return tw.Flush()
 }

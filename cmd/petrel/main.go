@@ -46,14 +46,21 @@ Accounts (users and shared mailboxes):
   user list [DOMAIN]
   user show ADDRESS
   user set ADDRESS [--password P] [--quota SIZE] [--language L]
+                   [--role R] [--admin-domain DOMAIN]...
   user address add|remove ADDRESS EXTRA
+  user grant SHARED ADDRESS read|write|none
+                               rights of an account on a shared mailbox
+  user grants SHARED
   user disable|enable ADDRESS
   user delete ADDRESS          (deletes the mailbox and all its mail)
 
-API keys (usable as the account's IMAP password, e.g. by migration tools):
+API keys (for the HTTP API; an account's key is also its IMAP password):
   key create ADDRESS [--name NAME] [--expires DURATION]
                                make a key; it is printed once and never again
-  key list ADDRESS
+  key create --global-admin [--name NAME] [--expires DURATION]
+                               make a key that acts as the global administrator
+  key list ADDRESS | key list --global-admin
+  key expire ID [--in DURATION]
   key revoke ID
 
 Mail:
@@ -61,7 +68,22 @@ Mail:
   messages ADDRESS [--folder NAME]
                                list the messages of a folder (INBOX by default)
 
-Every command takes --data DIR (default ./data) and --config FILE.
+Replication into the search index (one replicator per shard):
+  replication status           per shard: state (active/stalled/stopped), cursor, head of the
+                               change log, backlog, lag, messages replicated in the last hour
+  replication progress [USER|DOMAIN]...
+                               messages in the store against messages indexed (a body
+                               delivered to N accounts counts once among the bodies)
+  replication requeue USER|DOMAIN...
+                               index what the index lacks for these mailboxes
+  replication reindex [USER|DOMAIN]...
+                               extract and index again (no argument: every shard, whole)
+  (status and progress take --json; a running server does requeue and reindex itself)
+
+Every command takes --data DIR (default ./data) and --config FILE. The domain,
+user, key, folders and messages commands go through the HTTP API: that of the
+server running on the data folder (over data/api.sock), or, when none runs, the
+same API in the command's own process.
 `
 
 func main() {
@@ -165,6 +187,8 @@ func run(name string, args []string, stdin io.Reader, stdout io.Writer) error {
 		return cmdFolders(ctx, args, stdout)
 	case "messages":
 		return cmdMessages(ctx, args, stdout)
+	case "replication":
+		return cmdReplication(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -176,7 +200,7 @@ func cmdServe(args []string) error {
 	c := newCommand("serve")
 	lmtp := c.fs.String("lmtp-addr", "", "LMTP listener address (default 127.0.0.1:2424; \"off\" to disable)")
 	smtp := c.fs.String("smtp-addr", "", "inbound SMTP listener address (default 127.0.0.1:2525; \"off\" to disable)")
-	httpAddr := c.fs.String("http-addr", "", "HTTP listener address for /metrics and /healthz (default 127.0.0.1:8080; \"off\" to disable)")
+	httpAddr := c.fs.String("http-addr", "", "HTTP listener address for the API, /metrics and /healthz (default 127.0.0.1:8080; \"off\" to disable)")
 	imapAddr := c.fs.String("imap-addr", "", "IMAP listener address (default 127.0.0.1:1143; \"off\" to disable)")
 	imapsAddr := c.fs.String("imaps-addr", "", "IMAP with implicit TLS listener address (default 127.0.0.1:1993; \"off\" to disable)")
 	shards := c.fs.Int("shards", 0, "shard count of a new data folder (default 4)")

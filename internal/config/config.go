@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -41,6 +42,13 @@ type Config struct {
 	DiskReserve Size `toml:"disk_reserve"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// AuthFailuresAddress and AuthFailuresAccount are the failed
+	// authentications (IMAP and API) allowed per source address and per
+	// account within AuthFailWindow before further attempts are throttled
+	// (see package throttle); negative turns a limit off.
+	AuthFailuresAddress int           `toml:"auth_failures_address"`
+	AuthFailuresAccount int           `toml:"auth_failures_account"`
+	AuthFailWindow      time.Duration `toml:"auth_fail_window"`
 }
 
 // Default returns the embedded default: everything under ./data, listeners
@@ -62,6 +70,10 @@ func Default() Config {
 		MaxMessageSize: 64 << 20,
 		DiskReserve:    256 << 20,
 		LogLevel:       "info",
+
+		AuthFailuresAddress: 10,
+		AuthFailuresAccount: 30,
+		AuthFailWindow:      15 * time.Minute,
 	}
 }
 
@@ -102,6 +114,12 @@ func (c Config) Check() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("config: tls_cert and tls_key go together")
+	}
+	if c.AuthFailuresAddress == 0 || c.AuthFailuresAccount == 0 {
+		return fmt.Errorf("config: auth_failures_address and auth_failures_account must not be 0 (negative turns a limit off)")
+	}
+	if c.AuthFailWindow < time.Second {
+		return fmt.Errorf("config: auth_fail_window %v is too short", c.AuthFailWindow)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "trace":

@@ -69,7 +69,10 @@ type User struct {
 	Shard int
 	// Addresses are the extra addresses that deliver to this account.
 	Addresses []string
-	Created   time.Time
+	// AdminDomains are the domains a domain admin administers (its own
+	// domain at least); empty for other roles.
+	AdminDomains []string
+	Created      time.Time
 
 	passwordHash string
 }
@@ -146,6 +149,33 @@ CREATE TABLE api_keys (
 	revoked INTEGER NOT NULL DEFAULT 0    -- unix time, 0: not revoked
 );
 CREATE INDEX api_keys_user ON api_keys(user_id);
+`, `
+-- Global-admin keys belong to no account: user_id becomes nullable, and
+-- exactly one of user_id and global_admin says whom a key acts as.
+CREATE TABLE api_keys_v3 (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+	global_admin INTEGER NOT NULL DEFAULT 0,
+	name TEXT NOT NULL DEFAULT '',
+	secret_hash BLOB NOT NULL,
+	created INTEGER NOT NULL,
+	expires INTEGER NOT NULL DEFAULT 0,
+	revoked INTEGER NOT NULL DEFAULT 0,
+	CHECK ((user_id IS NULL) = (global_admin = 1))
+);
+INSERT INTO api_keys_v3(id, user_id, name, secret_hash, created, expires, revoked)
+	SELECT id, user_id, name, secret_hash, created, expires, revoked FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_v3 RENAME TO api_keys;
+CREATE INDEX api_keys_user ON api_keys(user_id);
+-- Rights of accounts on shared mailboxes.
+CREATE TABLE mailbox_grants (
+	mailbox_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	grantee_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	rights TEXT NOT NULL,
+	PRIMARY KEY (mailbox_id, grantee_id)
+);
+CREATE INDEX mailbox_grants_grantee ON mailbox_grants(grantee_id);
 `}
 
 // Open opens the directory database at path. shards is the store's shard

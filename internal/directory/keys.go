@@ -21,12 +21,15 @@ const keyPrefix = "ptk_"
 // Key is an API key's record; its secret is shown only by CreateKey.
 type Key struct {
 	ID      int64
-	UserID  int64
-	Address string // the user's primary address
-	Name    string
-	Created time.Time
-	Expires time.Time // zero: never
-	Revoked time.Time // zero: not revoked
+	UserID  int64  // 0 for a global-admin key
+	Address string // the user's primary address; "" for a global-admin key
+	// GlobalAdmin marks a key that acts as the global administrator
+	// rather than as an account (CreateGlobalKey).
+	GlobalAdmin bool
+	Name        string
+	Created     time.Time
+	Expires     time.Time // zero: never
+	Revoked     time.Time // zero: not revoked
 }
 
 // Active tells whether the key can be used at t.
@@ -68,6 +71,18 @@ func (d *Directory) CreateKey(ctx context.Context, address, name string, expires
 	if err != nil {
 		return Key{}, "", err
 	}
+	return d.createKey(ctx, &u, name, expires)
+}
+
+// maxKeyName bounds a key's name.
+const maxKeyName = 200
+
+// createKey makes a key for u, or a global-admin key when u is nil.
+func (d *Directory) createKey(ctx context.Context, u *User, name string, expires time.Time) (Key, string, error) {
+	name = strings.TrimSpace(name)
+	if len(name) > maxKeyName || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return Key{}, "", invalid("key name: at most %d characters, no control characters", maxKeyName)
+	}
 	raw := make([]byte, 20)
 	if _, err := rand.Read(raw); err != nil {
 		return Key{}, "", err
@@ -79,24 +94,32 @@ func (d *Directory) CreateKey(ctx context.Context, address, name string, expires
 		exp = expires.Unix()
 	}
 	var id int64
-	err = d.db.Write.QueryRowContext(ctx, `INSERT INTO api_keys(user_id, name, secret_hash, created, expires) VALUES (?,?,?,?,?) RETURNING id`,
-		u.ID, name, hashSecret(secret), now.Unix(), exp).Scan(&id)
+	var userID any
+	k := Key{GlobalAdmin: true, Name: name, Created: now}
+	if u != nil {
+		userID, k.UserID, k.Address, k.GlobalAdmin = u.ID, u.ID, u.Address, false
+	}
+	err := d.db.Write.QueryRowContext(ctx, `INSERT INTO api_keys(user_id, global_admin, name, secret_hash, created, expires) VALUES (?,?,?,?,?,?) RETURNING id`,
+		userID, k.GlobalAdmin, name, hashSecret(secret), now.Unix(), exp).Scan(&id)
 	if err != nil {
 		return Key{}, "", err
 	}
-	k := Key{ID: id, UserID: u.ID, Address: u.Address, Name: name, Created: now}
+	k.ID = id
 	if exp != 0 {
 		k.Expires = time.Unix(exp, 0).UTC()
 	}
 	return k, keyPrefix + strconv.FormatInt(id, 10) + "_" + secret, nil
 }
 
-const keyColumns = `k.id, k.user_id, u.address, k.name, k.created, k.expires, k.revoked`
+const keyColumns = `k.id, coalesce(k.user_id, 0), coalesce(u.address, ''), k.global_admin, k.name, k.created, k.expires, k.revoked`
+
+// keyFrom is the FROM clause that keyColumns reads.
+const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.id = k.user_id`
 
 func scanKey(row interface{ Scan(...any) error }) (Key, error) {
 	var k Key
 	var created, expires, revoked int64
-	if err := row.Scan(&k.ID, &k.UserID, &k.Address, &k.Name, &created, &expires, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.UserID, &k.Address, &k.GlobalAdmin, &k.Name, &created, &expires, &revoked); err != nil {
 		return Key{}, err
 	}
 	k.Created = time.Unix(created, 0).UTC()
@@ -115,8 +138,17 @@ func (d *Directory) Keys(ctx context.Context, address string) ([]Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := d.db.Read.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys k JOIN users u ON u.id = k.user_id
-		WHERE k.user_id=? ORDER BY k.id`, u.ID)
+	return d.keys(ctx, `WHERE k.user_id=? ORDER BY k.id`, u.ID)
+}
+
+// GlobalKeys lists the global-admin keys, revoked and expired ones
+// included.
+func (d *Directory) GlobalKeys(ctx context.Context) ([]Key, error) {
+	return d.keys(ctx, `WHERE k.global_admin=1 ORDER BY k.id`)
+}
+
+func (d *Directory) keys(ctx context.Context, where string, args ...any) ([]Key, error) {
+	rows, err := d.db.Read.QueryContext(ctx, `SELECT `+keyColumns+keyFrom+` `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,32 +181,129 @@ func (d *Directory) RevokeKey(ctx context.Context, id int64) error {
 // authenticateKey checks an API key given as the password of address: the
 // key must be the account's own, active, and the account enabled.
 func (d *Directory) authenticateKey(ctx context.Context, address, key string) (User, error) {
-	id, secret, ok := parseKey(key)
-	if !ok {
-		return User{}, ErrBadCredentials
-	}
-	var hash []byte
-	var userID, expires, revoked int64
-	err := d.db.Read.QueryRowContext(ctx, `SELECT user_id, secret_hash, expires, revoked FROM api_keys WHERE id=?`, id).
-		Scan(&userID, &hash, &expires, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrBadCredentials
-	}
+	k, err := d.checkKey(ctx, key)
 	if err != nil {
 		return User{}, err
 	}
-	if subtle.ConstantTimeCompare(hash, hashSecret(secret)) != 1 {
-		return User{}, ErrBadCredentials
-	}
-	if revoked != 0 || (expires != 0 && time.Now().Unix() >= expires) {
-		return User{}, ErrBadCredentials
-	}
 	u, err := d.User(ctx, address)
-	if err != nil || u.ID != userID {
+	if err != nil || k.GlobalAdmin || u.ID != k.UserID {
 		return User{}, ErrBadCredentials
 	}
 	if !u.Enabled {
 		return User{}, ErrDisabled
 	}
 	return u, nil
+}
+
+// checkKey finds an active key by its text, comparing the secret's hash
+// in constant time.
+func (d *Directory) checkKey(ctx context.Context, key string) (Key, error) {
+	id, secret, ok := parseKey(key)
+	if !ok {
+		return Key{}, ErrBadCredentials
+	}
+	var hash []byte
+	k, err := scanKeyHash(d.db.Read.QueryRowContext(ctx, `SELECT `+keyColumns+`, k.secret_hash`+keyFrom+` WHERE k.id=?`, id), &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, ErrBadCredentials
+	}
+	if err != nil {
+		return Key{}, err
+	}
+	if subtle.ConstantTimeCompare(hash, hashSecret(secret)) != 1 || !k.Active(time.Now()) {
+		return Key{}, ErrBadCredentials
+	}
+	return k, nil
+}
+
+func scanKeyHash(row *sql.Row, hash *[]byte) (Key, error) {
+	var k Key
+	var created, expires, revoked int64
+	if err := row.Scan(&k.ID, &k.UserID, &k.Address, &k.GlobalAdmin, &k.Name, &created, &expires, &revoked, hash); err != nil {
+		return Key{}, err
+	}
+	k.Created = time.Unix(created, 0).UTC()
+	if expires != 0 {
+		k.Expires = time.Unix(expires, 0).UTC()
+	}
+	if revoked != 0 {
+		k.Revoked = time.Unix(revoked, 0).UTC()
+	}
+	return k, nil
+}
+
+// AuthenticateBearer checks an API key presented on its own (an HTTP
+// bearer token) and returns it with the account it acts as (the zero User
+// for a global-admin key). A wrong, unknown, revoked or expired key gives
+// ErrBadCredentials; a key of a disabled account, ErrDisabled.
+func (d *Directory) AuthenticateBearer(ctx context.Context, key string) (Key, User, error) {
+	k, err := d.checkKey(ctx, key)
+	if err != nil {
+		return Key{}, User{}, err
+	}
+	if k.GlobalAdmin {
+		return k, User{}, nil
+	}
+	u, err := d.UserByID(ctx, k.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return Key{}, User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return Key{}, User{}, err
+	}
+	if !u.Enabled {
+		return k, u, ErrDisabled
+	}
+	return k, u, nil
+}
+
+// KeyOwner returns what an API key claims to act as, without checking
+// it: the owner's primary address, "global-admin", or "" when no key has
+// its ID. Failed-authentication throttling counts per account with it.
+func (d *Directory) KeyOwner(ctx context.Context, key string) string {
+	id, _, ok := parseKey(key)
+	if !ok {
+		return ""
+	}
+	k, err := d.Key(ctx, id)
+	switch {
+	case err != nil:
+		return ""
+	case k.GlobalAdmin:
+		return string(RoleGlobalAdmin)
+	}
+	return k.Address
+}
+
+// Key returns an API key's record by ID.
+func (d *Directory) Key(ctx context.Context, id int64) (Key, error) {
+	k, err := scanKey(d.db.Read.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+` WHERE k.id=?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, fmt.Errorf("key %d: %w", id, ErrNotFound)
+	}
+	return k, err
+}
+
+// CreateGlobalKey makes a key that acts as the global administrator: it
+// belongs to no account and cannot be used as a password. As with
+// CreateKey, the key is returned once and only its hash is kept.
+func (d *Directory) CreateGlobalKey(ctx context.Context, name string, expires time.Time) (Key, string, error) {
+	return d.createKey(ctx, nil, name, expires)
+}
+
+// SetKeyExpiry sets when a key stops working (zero: never). A time in the
+// past expires it now; unlike revocation, expiry can be moved again.
+func (d *Directory) SetKeyExpiry(ctx context.Context, id int64, expires time.Time) error {
+	var exp int64
+	if !expires.IsZero() {
+		exp = max(expires.Unix(), 1)
+	}
+	res, err := d.db.Write.ExecContext(ctx, `UPDATE api_keys SET expires=? WHERE id=?`, exp, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("key %d: %w", id, ErrNotFound)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -35,7 +36,10 @@ func (d *Directory) AddUser(ctx context.Context, nu NewUser) (User, error) {
 		nu.Role = RoleUser
 	}
 	if nu.Role != RoleUser && nu.Role != RoleDomainAdmin && nu.Role != RoleGlobalAdmin {
-		return User{}, invalid("role %q", nu.Role)
+		return User{}, invalid("role %q (user, domain-admin or global-admin)", nu.Role)
+	}
+	if nu.Role != RoleUser && nu.Type == TypeShared {
+		return User{}, invalid("a shared mailbox cannot be an administrator")
 	}
 	if nu.Language == "" {
 		nu.Language = dom.DefaultLanguage
@@ -127,21 +131,27 @@ func (d *Directory) leastUsedShard(ctx context.Context, tx *sql.Tx) (int, error)
 }
 
 const userColumns = `u.id, u.address, u.domain, u.type, u.password_hash, u.quota, u.language, u.enabled, u.role, u.shard, u.created,
-	(SELECT group_concat(address, ' ') FROM addresses a WHERE a.user_id = u.id AND a.is_primary = 0)`
+	(SELECT group_concat(address, ' ') FROM addresses a WHERE a.user_id = u.id AND a.is_primary = 0),
+	(SELECT group_concat(domain, ' ') FROM domain_admins da WHERE da.user_id = u.id)`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var typ, role string
 	var created int64
 	var enabled int
-	var extra sql.NullString
-	if err := row.Scan(&u.ID, &u.Address, &u.Domain, &typ, &u.passwordHash, &u.Quota, &u.Language, &enabled, &role, &u.Shard, &created, &extra); err != nil {
+	var extra, adminOf sql.NullString
+	if err := row.Scan(&u.ID, &u.Address, &u.Domain, &typ, &u.passwordHash, &u.Quota, &u.Language, &enabled, &role, &u.Shard, &created, &extra, &adminOf); err != nil {
 		return User{}, err
 	}
 	u.Type, u.Role, u.Enabled = Type(typ), Role(role), enabled != 0
 	u.Created = time.Unix(created, 0).UTC()
 	if extra.String != "" {
 		u.Addresses = strings.Fields(extra.String)
+		sort.Strings(u.Addresses)
+	}
+	if adminOf.String != "" && u.Role == RoleDomainAdmin {
+		u.AdminDomains = strings.Fields(adminOf.String)
+		sort.Strings(u.AdminDomains)
 	}
 	return u, nil
 }
@@ -290,17 +300,26 @@ func (d *Directory) SetEnabled(ctx context.Context, address string, enabled bool
 
 // SetPassword replaces an account's password.
 func (d *Directory) SetPassword(ctx context.Context, address, password string) error {
-	if password == "" {
-		return invalid("empty password")
-	}
-	if isKey(password) {
-		return invalid("a password may not start with %q, which marks API keys", keyPrefix)
+	if err := CheckPassword(password); err != nil {
+		return err
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
 		return err
 	}
 	return d.updateUser(ctx, address, `UPDATE users SET password_hash=? WHERE id=?`, hash)
+}
+
+// CheckPassword tells whether a password can be set: not empty, and not
+// looking like an API key.
+func CheckPassword(password string) error {
+	if password == "" {
+		return invalid("empty password")
+	}
+	if isKey(password) {
+		return invalid("a password may not start with %q, which marks API keys", keyPrefix)
+	}
+	return nil
 }
 
 // SetQuota sets an account's quota in bytes (0: unlimited).

@@ -17,15 +17,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/api"
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/directory"
 	"github.com/petrelmail/petrel/internal/imap"
+	"github.com/petrelmail/petrel/internal/replication"
 	"github.com/petrelmail/petrel/internal/smtpd"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/throttle"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 )
@@ -77,17 +81,33 @@ func (d *Data) Mailbox(ctx context.Context, address string) (directory.User, *st
 }
 
 // lockDataDir takes the data folder's server lock: one serving process per
-// data folder (admin commands may still open it alongside).
+// data folder. Admin commands that work on the folder themselves (no
+// server running) hold it shared for the moment they run
+// (api.LockShared); the server waits for them rather than failing.
 func lockDataDir(dir string) (*os.File, error) {
 	path := filepath.Join(dir, "serve.lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		b, _ := os.ReadFile(path)
-		f.Close()
-		return nil, fmt.Errorf("another petrel serve is running on %s (pid %s)", dir, string(b))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		// Held exclusively (another server), or shared (admin commands)?
+		if unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) != nil {
+			b, _ := os.ReadFile(path)
+			f.Close()
+			return nil, fmt.Errorf("another petrel serve is running on %s (pid %s)", dir, string(b))
+		}
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("admin commands have held %s for 30 s; try again", dir)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
@@ -175,16 +195,25 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		stopAll()
 		return err
 	}
-	httpSrv := &http.Server{Handler: httpHandler(data), ReadHeaderTimeout: 10 * time.Second}
-	if err := listen("http", cfg.HTTPAddr, func(l net.Listener) error {
-		if err := httpSrv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}, httpSrv.Shutdown); err != nil {
+	// Failed authentications are counted across IMAP and the API.
+	authThrottle := throttle.New(throttle.Config{AddressFailures: cfg.AuthFailuresAddress,
+		AccountFailures: cfg.AuthFailuresAccount, Window: cfg.AuthFailWindow})
+
+	// The replicators: one per shard, applying its change log to the
+	// search index and to the IMAP sessions' notifications.
+	var imapSrv *imap.Server
+	repl, err := replication.Open(ctx, data.Store, replication.Options{DataDir: cfg.DataDir, Log: log.With("part", "replication"),
+		Consumers: func(shard int) []replication.Consumer {
+			if imapSrv == nil {
+				return nil
+			}
+			return []replication.Consumer{imapSrv.Notifier(shard)}
+		}})
+	if err != nil {
 		stopAll()
 		return err
 	}
+	defer repl.Close()
 
 	if cfg.IMAPAddr != "" || cfg.IMAPSAddr != "" {
 		tlsConfig, err := imap.LoadTLS(cfg.TLSCert, cfg.TLSKey, cfg.DataDir, cfg.Hostname)
@@ -192,7 +221,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			stopAll()
 			return err
 		}
-		imapSrv := imap.New(imap.Config{Hostname: cfg.Hostname, TLS: tlsConfig, PlaintextAuth: cfg.PlaintextAuth},
+		imapSrv = imap.New(imap.Config{Hostname: cfg.Hostname, TLS: tlsConfig, PlaintextAuth: cfg.PlaintextAuth, Index: repl, Throttle: authThrottle},
 			data.Directory, data.Store, pipeline, log.With("part", "imap"))
 		stopIMAP := imapSrv.Stop
 		for _, l := range []struct {
@@ -209,6 +238,39 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			}
 		}
 	}
+
+	// The HTTP API, on the HTTP listener (with /metrics and /healthz)
+	// and, as the local administrator, on the data folder's socket.
+	apiHandler := api.New(api.Options{Directory: data.Directory, Store: data.Store, Pipeline: pipeline,
+		Replication: repl, Throttle: authThrottle, Log: log.With("part", "api")})
+	httpSrv := &http.Server{Handler: httpHandler(data, apiHandler), ReadHeaderTimeout: 10 * time.Second}
+	if err := listen("http", cfg.HTTPAddr, func(l net.Listener) error {
+		if err := httpSrv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, httpSrv.Shutdown); err != nil {
+		stopAll()
+		return err
+	}
+	localLn, err := api.ListenLocal(cfg.DataDir)
+	if err != nil {
+		stopAll()
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	localSrv := &http.Server{Handler: apiHandler.Local(), ReadHeaderTimeout: 10 * time.Second}
+	stoppers = append(stoppers, localSrv.Shutdown)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := localSrv.Serve(localLn); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("admin socket: %w", err)
+		}
+	}()
+
+	replCtx, stopRepl := context.WithCancel(ctx)
+	defer stopRepl()
+	repl.Start(replCtx)
 
 	collectorDone := make(chan struct{})
 	collectorCtx, stopCollector := context.WithCancel(ctx)
@@ -258,7 +320,21 @@ func collect(ctx context.Context, st *store.Store, log *slog.Logger) {
 	}
 }
 
-func httpHandler(data *Data) http.Handler {
+// httpHandler serves the HTTP listener: the API under /api/ (given the
+// request as it came, so that it can refuse "..", "//" and the like
+// rather than have the mux redirect them), the rest from a mux.
+func httpHandler(data *Data, apiHandler http.Handler) http.Handler {
+	mux := httpMux(data)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" {
+			apiHandler.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func httpMux(data *Data) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.Handler())
 	// Profiles for diagnosing a running server; the HTTP listener is on
