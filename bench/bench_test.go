@@ -221,7 +221,7 @@ func TestParseFlagsSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.messages != 50 || o.runs != 1 || o.warmup != 5 || len(o.rcpts) != 2 || len(o.targets) != 3 {
+	if o.messages != 30 || o.users != 5 || o.runs != 1 || o.warmup != 5 || len(o.rcpts) != 2 || len(o.targets) != 5 {
 		t.Errorf("smoke defaults: %+v", o)
 	}
 	if _, err := parseFlags([]string{"--smoke", "--write", "x.md"}); err == nil {
@@ -229,5 +229,31 @@ func TestParseFlagsSmoke(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"--rcpts", "5", "--users", "3"}); err == nil {
 		t.Error("more recipients than users accepted")
+	}
+	if _, err := parseFlags([]string{"--targets", "petrel,exchange"}); err == nil {
+		t.Error("unknown target accepted")
+	}
+	// An explicit flag wins over the smoke default.
+	o, err = parseFlags([]string{"--smoke", "--imap-messages", "500", "--lag-rate", "50"})
+	if err != nil || o.imapMessages != 500 || o.lagRate != 50 || o.appendMessages != 50 {
+		t.Errorf("smoke with overrides: %+v, %v", o, err)
+	}
+}
+
+func TestLMTPMessagesPerWorkload(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.lmtpMessages(1) != 600 || o.lmtpMessages(5) != 120 {
+		t.Errorf("full: %d and %d timed messages", o.lmtpMessages(1), o.lmtpMessages(5))
+	}
+	o, _ = parseFlags([]string{"--smoke"})
+	if o.lmtpMessages(1) != 30 || o.lmtpMessages(5) != 30 {
+		t.Errorf("smoke: %d and %d timed messages", o.lmtpMessages(1), o.lmtpMessages(5))
+	}
+	o, _ = parseFlags([]string{"--messages", "120"})
+	if o.lmtpMessages(5) != 50 {
+		t.Errorf("at least 50 per run: %d", o.lmtpMessages(5))
 	}
 }

@@ -27,12 +27,21 @@ type dovecotTarget struct {
 	install    bool
 	dovecotBin string
 	doveconf   string
+	doveadm    string
 	version    string
+	// xapianVersion is the dovecot-fts-xapian package version.
+	xapianVersion string
 	uid, gid   int
 	fsync      string // effective mail_fsync, from doveconf
 	// fsyncAlways sets mail_fsync = always: Dovecot then fsyncs folders
 	// and index files too, the durability Petrel gives every delivery.
 	fsyncAlways bool
+	// xapian loads the fts and fts_xapian plugins (Debian's
+	// dovecot-fts-xapian): full-text index, fts_autoindex = yes.
+	xapian bool
+	// noAutoindex turns fts_autoindex off in the next config written (the
+	// fill before the timed `doveadm index`).
+	noAutoindex bool
 	// imapConns is how many IMAP connections the instance must hold at
 	// once (the idle-connection measurement); the limits are set for it.
 	imapConns int
@@ -48,15 +57,39 @@ const mailUser = "petrelbench"
 
 var dovecotPackages = []string{"dovecot-core", "dovecot-imapd", "dovecot-lmtpd"}
 
-func newDovecot(root string, nUsers int, install, fsyncAlways bool, imapConns int) *dovecotTarget {
-	return &dovecotTarget{root: root, nUsers: nUsers, install: install, fsyncAlways: fsyncAlways, imapConns: imapConns}
+// xapianPackage is Debian's fts-xapian plugin for Dovecot 2.3.
+const (
+	xapianPackage = "dovecot-fts-xapian"
+	xapianPlugin  = "/usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so"
+)
+
+// Dovecot variants (the --targets names).
+const (
+	dovecotPlain  = "dovecot"
+	dovecotFsync  = "dovecot-fsync"
+	dovecotXapian = "dovecot-xapian"
+)
+
+func newDovecot(root string, nUsers int, install bool, variant string, imapConns int) *dovecotTarget {
+	return &dovecotTarget{root: root, nUsers: nUsers, install: install, fsyncAlways: variant == dovecotFsync,
+		xapian: variant == dovecotXapian, imapConns: imapConns}
 }
 
 func (t *dovecotTarget) Name() string {
-	if t.fsyncAlways {
+	switch {
+	case t.fsyncAlways:
 		return "Dovecot fsync=always"
+	case t.xapian:
+		return "Dovecot fts-xapian"
 	}
 	return "Dovecot"
+}
+
+func (t *dovecotTarget) packages() []string {
+	if t.xapian {
+		return append(append([]string(nil), dovecotPackages...), xapianPackage)
+	}
+	return dovecotPackages
 }
 func (t *dovecotTarget) LMTPAddr() string          { return t.lmtpAddr }
 func (t *dovecotTarget) IMAPAddr() string          { return t.imapAddr }
@@ -77,11 +110,19 @@ func (t *dovecotTarget) IMAPSetup() string {
 // SetUsers changes how many users the next Start creates.
 func (t *dovecotTarget) SetUsers(n int) { t.nUsers = n }
 
-// SkipIdle says why the idle-connection measurement is not repeated for
-// this instance, or "".
-func (t *dovecotTarget) SkipIdle() string {
-	if t.fsyncAlways {
+// SkipStep says why a step of the IMAP workloads is not repeated for this
+// instance, or "": the variants are the same Dovecot, and the whole run
+// must stay under 10 minutes.
+func (t *dovecotTarget) SkipStep(step string) string {
+	switch {
+	case t.fsyncAlways && (step == "idle" || step == "search" || step == "lag"):
 		return "same as Dovecot: the two configs differ only in `mail_fsync`"
+	case t.xapian && (step == "fetch" || step == "idle"):
+		return "same Dovecot as above with the fts plugins loaded; left out to keep the run under 10 minutes"
+	case t.xapian && step == "lmtp":
+		return "with `fts_autoindex = yes` every delivery queues indexing at about 25 messages/s, which competes for the CPU " +
+			"(about 100 msg/s with 1 recipient and 10 msg/s with 5 in a smoke run); delivery under indexing is measured in the search block's lag table; " +
+			"left out here to keep the run under 10 minutes"
 	}
 	return ""
 }
@@ -98,27 +139,39 @@ func (t *dovecotTarget) Setup() string {
 	if t.fsyncAlways {
 		how = "set in the config: Dovecot then also fsyncs folders and index files, the durability Petrel gives every delivery"
 	}
+	fts := ""
+	if t.xapian {
+		fts = fmt.Sprintf("; full-text search by Debian's `%s`%s (`mail_plugins = $mail_plugins fts fts_xapian`, "+
+			"`fts = xapian`, `fts_xapian = partial=3 full=20`, `fts_autoindex = yes`, `fts_enforced = yes`, indexer-worker without vsz_limit), "+
+			"index in each maildir's `xapian-indexes`", xapianPackage, versionSuffix(t.xapianVersion))
+	}
 	return fmt.Sprintf("maildir (`mail_location = maildir:~/Maildir`), `mail_fsync = %s` "+
 		"("+how+"; value read back with `doveconf`), passwd-file passdb/userdb, "+
 		"own config/base_dir/state_dir in a temp dir, mail stored as system user `%s`; "+
-		"disk usage counts the maildirs with their Dovecot index files", fs, mailUser)
+		"disk usage counts the maildirs with their Dovecot index files%s", fs, mailUser, fts)
 }
 
 func (t *dovecotTarget) Prepare(ctx context.Context) error {
 	if os.Geteuid() != 0 {
 		return &skipError{"the Dovecot peer needs root (run the harness as root)"}
 	}
-	missing := dovecotMissing()
+	missing := t.missing()
 	if len(missing) > 0 {
 		if !t.install {
 			return &skipError{fmt.Sprintf("not installed (%s); rerun as root with --install-peers, or apt-get install -y %s",
-				strings.Join(missing, ", "), strings.Join(dovecotPackages, " "))}
+				strings.Join(missing, ", "), strings.Join(t.packages(), " "))}
 		}
-		if err := installDovecot(ctx); err != nil {
+		if err := installDovecot(ctx, t.packages()); err != nil {
 			return err
 		}
-		if m := dovecotMissing(); len(m) > 0 {
+		if m := t.missing(); len(m) > 0 {
 			return fmt.Errorf("still missing after apt-get install: %s", strings.Join(m, ", "))
+		}
+	}
+	if t.xapian {
+		t.doveadm, _ = exec.LookPath("doveadm")
+		if out, err := runQuiet(ctx, "/", nil, "dpkg-query", "-W", "-f=${Version}", xapianPackage); err == nil {
+			t.xapianVersion = strings.TrimSpace(out)
 		}
 	}
 	t.dovecotBin, _ = exec.LookPath("dovecot")
@@ -134,6 +187,19 @@ func (t *dovecotTarget) Prepare(ctx context.Context) error {
 	}
 	t.uid, t.gid = uid, gid
 	return nil
+}
+
+func (t *dovecotTarget) missing() []string {
+	m := dovecotMissing()
+	if t.xapian {
+		if _, err := os.Stat(xapianPlugin); err != nil {
+			m = append(m, xapianPlugin)
+		}
+		if _, err := exec.LookPath("doveadm"); err != nil {
+			m = append(m, "doveadm")
+		}
+	}
+	return m
 }
 
 func dovecotMissing() []string {
@@ -155,23 +221,31 @@ func dovecotMissing() []string {
 // installDovecot installs the packages and stops the system instance if the
 // package started one (the bench instance never uses it, but it would
 // compete for CPU and disk).
-func installDovecot(ctx context.Context) error {
-	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	fmt.Fprintf(os.Stderr, "bench: apt-get install -y %s\n", strings.Join(dovecotPackages, " "))
-	if _, err := runQuiet(ctx, "/", env, "apt-get", append([]string{"install", "-y"}, dovecotPackages...)...); err != nil {
-		// The package lists may be missing on a fresh machine.
-		if _, uerr := runQuiet(ctx, "/", env, "apt-get", "update"); uerr != nil {
-			return fmt.Errorf("%v; apt-get update: %v", err, uerr)
-		}
-		if _, err := runQuiet(ctx, "/", env, "apt-get", append([]string{"install", "-y"}, dovecotPackages...)...); err != nil {
-			return err
-		}
+func installDovecot(ctx context.Context, pkgs []string) error {
+	if err := aptInstall(ctx, pkgs); err != nil {
+		return err
 	}
 	if b, err := os.ReadFile("/run/dovecot/master.pid"); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && syscall.Kill(pid, 0) == nil {
 			fmt.Fprintln(os.Stderr, "bench: stopping and disabling the system Dovecot that the package started")
 			_, _ = runQuiet(ctx, "/", nil, "systemctl", "disable", "--now", "dovecot")
 			_, _ = runQuiet(ctx, "/", nil, "doveadm", "stop")
+		}
+	}
+	return nil
+}
+
+// aptInstall runs apt-get install -y pkgs, with an apt-get update first
+// when that fails (the package lists may be missing on a fresh machine).
+func aptInstall(ctx context.Context, pkgs []string) error {
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	fmt.Fprintf(os.Stderr, "bench: apt-get install -y %s\n", strings.Join(pkgs, " "))
+	if _, err := runQuiet(ctx, "/", env, "apt-get", append([]string{"install", "-y"}, pkgs...)...); err != nil {
+		if _, uerr := runQuiet(ctx, "/", env, "apt-get", "update"); uerr != nil {
+			return fmt.Errorf("%v; apt-get update: %v", err, uerr)
+		}
+		if _, err := runQuiet(ctx, "/", env, "apt-get", append([]string{"install", "-y"}, pkgs...)...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -216,6 +290,20 @@ first_valid_uid = 1
 first_valid_gid = 1
 mail_location = maildir:~/Maildir
 {{if .FsyncAlways}}mail_fsync = always{{else}}# mail_fsync is left at Dovecot's default (optimized).{{end}}
+{{if .Xapian}}
+# Full-text search: Debian's dovecot-fts-xapian. Global, so that imap,
+# lmtp, the indexer-worker and doveadm all load it.
+mail_plugins = $mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20
+  fts_autoindex = {{if .NoAutoindex}}no{{else}}yes{{end}}
+  fts_enforced = yes
+}
+service indexer-worker {
+  vsz_limit = 0
+}
+{{end}}
 
 passdb {
   driver = passwd-file
@@ -311,7 +399,7 @@ func (t *dovecotTarget) launch(ctx context.Context) error {
 	}
 	limit := t.imapLimit()
 	err = dovecotConf.Execute(f, map[string]any{"Dir": dir, "LMTPPort": ports[0], "IMAPPort": ports[1], "FsyncAlways": t.fsyncAlways,
-		"IMAPLimit": limit, "ClientLimit": 2*limit + 200})
+		"IMAPLimit": limit, "ClientLimit": 2*limit + 200, "Xapian": t.xapian, "NoAutoindex": t.noAutoindex})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -331,6 +419,16 @@ func (t *dovecotTarget) launch(ctx context.Context) error {
 	p, err := startProcess("dovecot", filepath.Join(dir, "dovecot.log"), dir, nil, t.dovecotBin, "-c", conf, "-F")
 	if err != nil {
 		return err
+	}
+	// Once every process but the master and its log process has exited,
+	// the master only sleeps a second before exiting: no need to wait.
+	p.doneWhen = func(comms []string) bool {
+		for _, c := range comms[1:] {
+			if c != "log" && c != "" {
+				return false
+			}
+		}
+		return true
 	}
 	t.proc = p
 	if err := waitLMTP(ctx, p, t.lmtpAddr, startTimeout); err != nil {

@@ -11,28 +11,55 @@ import (
 	"time"
 )
 
-// The IMAP workload (issue 3, point 5): for each server, from a fresh data
-// folder,
+// The IMAP workloads (issue 3, point 5, and issue 4, point 4): for each
+// server, from a fresh data folder, with one user,
 //
-//  1. fill user1's INBOX with cfg.messages corpus messages by APPEND over
-//     cfg.conns connections (timed: the APPEND rate);
-//  2. SELECT INBOX, then FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE
+//  1. fill user1's INBOX with cfg.messages corpus messages: the first
+//     cfg.appendN by single APPENDs over cfg.conns connections (timed: the
+//     APPEND rate), the others by MULTIAPPEND (RFC 3502) in batches of
+//     cfg.batch (timed apart), then check the mailbox holds exactly them;
+//  2. full-text index: wait for it (Petrel: its replication backlog metric)
+//     or build it (Dovecot fts-xapian: doveadm index), timed; then disk
+//     usage of the data and of the index;
+//  3. SELECT INBOX, then FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE
 //     RFC822.SIZE) cfg.runs+1 times on that connection (the first run, right
 //     after the fill, is reported apart from the median of the others);
-//  3. FETCH 1:* BODY.PEEK[] the same way;
-//  4. restart the server on the same data, then open cfg.idle connections
+//     FETCH 1:* BODY.PEEK[] the same way;
+//  4. UID SEARCH for a fixed sample of terms (search.go);
+//  5. restart the server on the same data, then open cfg.idle connections
 //     (LOGIN, SELECT INBOX, then nothing) and measure the memory of the
-//     server's processes before and after.
+//     server's processes before and after;
+//  6. LMTP deliveries at a steady rate while another connection searches
+//     for sampled messages (lag.go).
+//
+// Steps 3 and 5 belong to the imap workload, 2 and 4 to search, 6 to lag;
+// the fill is shared.
 
 type imapConfig struct {
-	messages int           // messages in the mailbox
-	conns    int           // APPEND connections
-	runs     int           // FETCH runs after the first
-	idle     int           // idle connections
-	parallel int           // idle connections being opened at a time
-	settle   time.Duration // wait after opening them before the settled sample
-	// startWait is the wait between the restart and the "before" sample.
-	startWait time.Duration
+	messages int // messages in the mailbox
+	appendN  int // of which added by single APPENDs (the timed APPEND rate)
+	batch    int // messages per MULTIAPPEND for the others
+	conns    int // APPEND connections
+	runs     int // FETCH runs after the first
+	idle     int // idle connections
+	parallel int // idle connections being opened at a time
+	// settle is the wait after opening them before the settled sample
+	// (0: no settled sample).
+	settle time.Duration
+	// startWait is the wait between the restart and the "before" sample;
+	// afterWait between the last SELECT and the "after" one (2 s).
+	startWait, afterWait time.Duration
+
+	// Steps to run.
+	fetch, search, lag, idleStep bool
+	// indexTimeout bounds the wait for a full-text index to catch up.
+	indexTimeout time.Duration
+	searchCfg    searchConfig
+	lagCfg       lagConfig
+	// xapianMessages caps the mailbox of Dovecot fts-xapian.
+	xapianMessages int
+	// note says why this server's mailbox is smaller than the others'.
+	note string
 }
 
 // imapServer is a target that speaks IMAP and can be restarted on the same
@@ -44,9 +71,22 @@ type imapServer interface {
 	Pgid() int
 }
 
-// metricsServer is implemented by servers exposing Go runtime metrics.
+// metricsServer is implemented by servers exposing Prometheus metrics.
 type metricsServer interface {
 	MetricsURL() string
+}
+
+// stepSkipper is implemented by targets that leave out some steps ("fetch",
+// "idle", "search", "lag"), with the reason.
+type stepSkipper interface {
+	SkipStep(step string) string
+}
+
+func skipReason(t target, step string) string {
+	if s, ok := t.(stepSkipper); ok {
+		return s.SkipStep(step)
+	}
+	return ""
 }
 
 const benchMailbox = "INBOX"
@@ -54,6 +94,7 @@ const benchMailbox = "INBOX"
 type fillResult struct {
 	messages  int   // appended
 	bytes     int64 // appended
+	commands  int   // APPEND commands (MULTIAPPEND: fewer than messages)
 	elapsed   time.Duration
 	serverCPU float64 // seconds
 	foreign   float64
@@ -107,10 +148,17 @@ func (r *idleResult) final() memSample {
 
 type imapRecord struct {
 	target      string
+	messages    int // in the mailbox
 	literalPlus bool
 	expected    int64 // bytes appended in all
 	bareCR      int   // corpus messages whose bare CRs were removed
 	fill        *fillResult
+	bulk        *fillResult // the MULTIAPPEND part of the fill (nil if none)
+	fillStart   time.Time
+	fillEnd     time.Time
+	index       *indexResult
+	disk        int64 // du of the data after the fill and indexing, -1 unknown
+	indexDisk   int64 // du of the full-text index, -1 when none or unknown
 	selectTime  time.Duration
 	summary     []fetchRun // [0] is the first run after the fill
 	bodies      []fetchRun
@@ -119,8 +167,22 @@ type imapRecord struct {
 	// 10 ms resolution of /proc/stat).
 	fetchForeign float64
 	idle         *idleResult
-	err          error
-	logTail      string // last lines of the server's log, on failure
+	search       *searchRecord
+	lag          *lagResult
+	// skipped: steps left out for this server, with the reason.
+	skipped map[string]string
+	note    string // why the mailbox is smaller, if it is
+	// idleNote says why this server had fewer idle connections.
+	idleNote string
+	err     error
+	logTail string // last lines of the server's log, on failure
+}
+
+func (r *imapRecord) skip(step, why string) {
+	if r.skipped == nil {
+		r.skipped = map[string]string{}
+	}
+	r.skipped[step] = why
 }
 
 func perSec(x float64, d time.Duration) float64 {
@@ -213,12 +275,20 @@ const (
 	bodyFetch    = "FETCH 1:* BODY.PEEK[]"
 )
 
-// runIMAP runs the IMAP workload on t from a fresh data folder.
+// runIMAP runs the IMAP workloads on t from a fresh data folder.
 func runIMAP(ctx context.Context, t imapServer, corpus []message, cfg imapConfig) imapRecord {
-	rec := imapRecord{target: t.Name()}
+	rec := imapRecord{target: t.Name(), messages: cfg.messages, disk: -1, indexDisk: -1, note: cfg.note}
 	if len(corpus) == 0 {
 		rec.err = errors.New("empty corpus")
 		return rec
+	}
+	ix, _ := t.(indexMeasurer)
+	if ix != nil && !ix.FullTextIndex() {
+		ix = nil
+	}
+	indexStep := ix != nil && (cfg.search || cfg.lag)
+	if ix != nil {
+		ix.BeforeFill(indexStep)
 	}
 	if err := t.Start(ctx); err != nil {
 		rec.err = fmt.Errorf("start: %w", err)
@@ -232,8 +302,10 @@ func runIMAP(ctx context.Context, t imapServer, corpus []message, cfg imapConfig
 		rec.expected += int64(len(m))
 	}
 
-	// 1. APPEND.
-	fill, lp, err := imapFill(ctx, t, user, msgs, cfg.conns)
+	// 1. APPEND, then MULTIAPPEND.
+	n := min(cfg.appendN, len(msgs))
+	rec.fillStart = time.Now()
+	fill, lp, err := imapFill(ctx, t, user, msgs[:n], cfg.conns, 1)
 	rec.fill, rec.literalPlus = fill, lp
 	if err != nil {
 		rec.err = fmt.Errorf("APPEND: %w", err)
@@ -241,34 +313,182 @@ func runIMAP(ctx context.Context, t imapServer, corpus []message, cfg imapConfig
 	}
 	logf("imap, %s: APPEND %d msgs in %.2fs = %.1f msg/s, %.2f MB/s (%d conns, LITERAL+ %v)",
 		t.Name(), fill.messages, fill.elapsed.Seconds(), fill.msgsPerSec(), fill.mbPerSec(), cfg.conns, lp)
-
-	// 2 and 3. FETCH.
-	if err := imapFetches(ctx, t, user, cfg, &rec); err != nil {
+	if n < len(msgs) {
+		batch := max(cfg.batch, 1)
+		if !lp {
+			batch = 1 // MULTIAPPEND is only sent with non-synchronizing literals
+		}
+		bulk, _, err := imapFill(ctx, t, user, msgs[n:], cfg.conns, batch)
+		rec.bulk = bulk
+		if err != nil {
+			rec.err = fmt.Errorf("MULTIAPPEND: %w", err)
+			return rec
+		}
+		logf("imap, %s: MULTIAPPEND %d msgs in %d commands in %.2fs = %.1f msg/s",
+			t.Name(), bulk.messages, bulk.commands, bulk.elapsed.Seconds(), bulk.msgsPerSec())
+	}
+	rec.fillEnd = time.Now()
+	if rec.selectTime, err = checkCount(ctx, t, user, len(msgs)); err != nil {
 		rec.err = err
 		return rec
 	}
 
-	// 4. Idle connections.
-	if cfg.idle > 0 {
-		t0 := time.Now()
-		if err := t.Restart(ctx); err != nil {
-			rec.err = fmt.Errorf("restart before the idle connections: %w", err)
+	// 2. Full-text index and disk.
+	if indexStep {
+		ir, err := ix.IndexAfterFill(ctx, user, len(msgs), rec.fillStart, rec.fillEnd, cfg.indexTimeout)
+		rec.index = ir
+		if err != nil {
+			rec.err = fmt.Errorf("full-text index: %w", err)
 			return rec
 		}
-		logf("imap, %s: restarted in %.1fs", t.Name(), time.Since(t0).Seconds())
-		idle, err := imapIdle(ctx, t, user, cfg)
-		rec.idle = idle
-		if err != nil {
-			rec.err = fmt.Errorf("idle connections: %w", err)
+		if ir.available {
+			logf("imap, %s: full-text index of %d msgs: %s (%.1f msg/s)", t.Name(), ir.messages, ir.elapsed.Round(time.Millisecond), ir.rate())
+		} else {
+			logf("imap, %s: full-text index: n/a (%s)", t.Name(), ir.note)
+		}
+	}
+	if cfg.search || cfg.lag {
+		if du, err := t.DiskUsage(); err == nil {
+			rec.disk = du
+		} else {
+			logf("imap, %s: disk usage: %v", t.Name(), err)
+		}
+		if ix != nil {
+			if n, err := ix.IndexSize(); err == nil {
+				rec.indexDisk = n
+			} else {
+				logf("imap, %s: index size: n/a (%v)", t.Name(), err)
+			}
+		}
+		logf("imap, %s: disk %.1f MiB (%.1f KiB/msg), full-text index %s", t.Name(), mib(rec.disk),
+			float64(rec.disk)/1024/float64(len(msgs)), fmtSize(rec.indexDisk))
+	}
+
+	// 3. FETCH.
+	if cfg.fetch {
+		if why := skipReason(t, "fetch"); why != "" {
+			rec.skip("fetch", why)
+		} else if err := imapFetches(ctx, t, user, cfg, &rec); err != nil {
+			rec.err = err
 			return rec
+		}
+	}
+
+	// 4. SEARCH.
+	if cfg.search {
+		if why := skipReason(t, "search"); why != "" {
+			rec.skip("search", why)
+		} else {
+			sr, err := runSearches(ctx, t, user, cfg.searchCfg)
+			rec.search = sr
+			if err != nil {
+				rec.err = fmt.Errorf("SEARCH: %w", err)
+				return rec
+			}
+		}
+	}
+
+	// 5. Idle connections.
+	if cfg.idleStep && cfg.idle > 0 {
+		if why := skipReason(t, "idle"); why != "" {
+			rec.skip("idle", why)
+		} else {
+			t0 := time.Now()
+			if err := t.Restart(ctx); err != nil {
+				rec.err = fmt.Errorf("restart before the idle connections: %w", err)
+				return rec
+			}
+			logf("imap, %s: restarted in %.1fs", t.Name(), time.Since(t0).Seconds())
+			if n, why := idleConns(t, cfg.idle); n != cfg.idle {
+				cfg.idle = n
+				rec.idleNote = why
+			}
+			idle, err := imapIdle(ctx, t, user, cfg)
+			rec.idle = idle
+			if err != nil {
+				rec.err = fmt.Errorf("idle connections: %w", err)
+				return rec
+			}
+			// The next step must not run beside hundreds of processes
+			// exiting (Dovecot's and Cyrus's one per connection).
+			waitProcesses(ctx, t, idle.before.procs+2, 30*time.Second)
+		}
+	}
+
+	// 6. Lag under steady LMTP load.
+	if cfg.lag {
+		if why := skipReason(t, "lag"); why != "" {
+			rec.skip("lag", why)
+		} else {
+			lr, err := runLag(ctx, t, user, cfg.lagCfg)
+			rec.lag = lr
+			if err != nil {
+				rec.err = fmt.Errorf("lag: %w", err)
+				return rec
+			}
 		}
 	}
 	return rec
 }
 
-// imapFill appends msgs to the user's INBOX over conns connections and
-// checks the mailbox then holds exactly them.
-func imapFill(ctx context.Context, t imapServer, user string, msgs [][]byte, conns int) (*fillResult, bool, error) {
+// idleConns returns how many idle connections t is given, and why when
+// fewer than n.
+func idleConns(t target, n int) (int, string) {
+	if c, ok := t.(interface{ IdleConns(int) (int, string) }); ok {
+		return c.IdleConns(n)
+	}
+	return n, ""
+}
+
+// waitProcesses waits until the server has at most n processes, or their
+// number has not changed for half a second (Cyrus keeps its imapd
+// processes for the next connections), or for at most timeout.
+func waitProcesses(ctx context.Context, t imapServer, n int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	last, since := -1, time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		pid := t.Pgid()
+		if pid <= 0 {
+			return
+		}
+		k := len(serverPids(pid))
+		if k <= n || k == last && time.Since(since) >= 500*time.Millisecond {
+			return
+		}
+		if k != last {
+			last, since = k, time.Now()
+		}
+		_ = sleepCtx(ctx, 50*time.Millisecond)
+	}
+}
+
+// checkCount selects the mailbox on a new connection and checks it holds
+// exactly n messages; it returns how long the SELECT took.
+func checkCount(ctx context.Context, t imapServer, user string, n int) (time.Duration, error) {
+	c, err := dialIMAP(ctx, t.IMAPAddr(), 16<<10)
+	if err != nil {
+		return 0, fmt.Errorf("connection after the fill: %w", err)
+	}
+	defer c.logout()
+	if err := c.login(user, benchPassword); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	exists, err := c.selectMailbox(benchMailbox)
+	d := time.Since(t0)
+	if err != nil {
+		return d, err
+	}
+	if exists != n {
+		return d, fmt.Errorf("SELECT INBOX after the fill: %d EXISTS, want %d", exists, n)
+	}
+	return d, nil
+}
+
+// imapFill appends msgs to the user's INBOX over conns connections, batch
+// messages per APPEND command (MULTIAPPEND when batch > 1, which needs
+// LITERAL+).
+func imapFill(ctx context.Context, t imapServer, user string, msgs [][]byte, conns, batch int) (*fillResult, bool, error) {
 	cs := make([]*imapConn, conns)
 	defer func() {
 		for _, c := range cs {
@@ -289,6 +509,10 @@ func imapFill(ctx context.Context, t imapServer, user string, msgs [][]byte, con
 		}
 		literalPlus = literalPlus && c.hasCap("LITERAL+")
 	}
+	if batch > 1 && !literalPlus {
+		return nil, false, errors.New("MULTIAPPEND needs LITERAL+")
+	}
+	batch = max(batch, 1)
 	res := &fillResult{}
 	var next atomic.Int64
 	var failed atomic.Int64
@@ -298,22 +522,29 @@ func imapFill(ctx context.Context, t imapServer, user string, msgs [][]byte, con
 	t0 := time.Now()
 	for _, c := range cs {
 		wg.Go(func() {
-			n, failures := 0, 0
+			n, cmds, failures := 0, 0, 0
 			var bytes int64
 			var errs []string
 			for ctx.Err() == nil && failed.Load() < maxFailures {
-				i := int(next.Add(1)) - 1
+				i := int(next.Add(int64(batch))) - batch
 				if i >= len(msgs) {
 					break
 				}
-				if err := c.appendMessage(benchMailbox, msgs[i], literalPlus); err != nil {
+				part := msgs[i:min(i+batch, len(msgs))]
+				var err error
+				if batch == 1 {
+					err = c.appendMessage(benchMailbox, part[0], literalPlus)
+				} else {
+					err = c.multiAppend(benchMailbox, part)
+				}
+				if err != nil {
 					if ctx.Err() != nil {
 						break
 					}
-					failures++
-					failed.Add(1)
+					failures += len(part)
+					failed.Add(int64(len(part)))
 					if len(errs) < keptErrors {
-						errs = append(errs, fmt.Sprintf("message #%d (%d bytes): %v", i, len(msgs[i]), err))
+						errs = append(errs, fmt.Sprintf("message #%d (%d messages from it, %d bytes first): %v", i, len(part), len(part[0]), err))
 					}
 					var se *statusError
 					if !errors.As(err, &se) {
@@ -321,12 +552,16 @@ func imapFill(ctx context.Context, t imapServer, user string, msgs [][]byte, con
 					}
 					continue
 				}
-				n++
-				bytes += int64(len(msgs[i]))
+				cmds++
+				n += len(part)
+				for _, m := range part {
+					bytes += int64(len(m))
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			res.messages += n
+			res.commands += cmds
 			res.bytes += bytes
 			res.failures += failures
 			for _, e := range errs {
@@ -345,7 +580,7 @@ func imapFill(ctx context.Context, t imapServer, user string, msgs [][]byte, con
 		return res, literalPlus, err
 	}
 	if res.failures > 0 {
-		return res, literalPlus, fmt.Errorf("%d of %d APPENDs failed (first: %s)", res.failures, len(msgs), res.errors[0])
+		return res, literalPlus, fmt.Errorf("%d of %d messages not appended (first: %s)", res.failures, len(msgs), res.errors[0])
 	}
 	return res, literalPlus, nil
 }
@@ -360,14 +595,12 @@ func imapFetches(ctx context.Context, t imapServer, user string, cfg imapConfig,
 	if err := c.login(user, benchPassword); err != nil {
 		return err
 	}
-	t0 := time.Now()
 	exists, err := c.selectMailbox(benchMailbox)
-	rec.selectTime = time.Since(t0)
 	if err != nil {
 		return err
 	}
 	if exists != cfg.messages {
-		return fmt.Errorf("SELECT INBOX after the fill: %d EXISTS, want %d", exists, cfg.messages)
+		return fmt.Errorf("SELECT INBOX before the FETCH runs: %d EXISTS, want %d", exists, cfg.messages)
 	}
 	rec.fetchForeign = -1
 	before := takeCPUSnapshot(t.Pgid())
@@ -524,7 +757,7 @@ func imapIdle(ctx context.Context, t imapServer, user string, cfg imapConfig) (*
 	}
 	res.conns = cfg.idle
 	logf("imap, %s: %d idle connections open (LOGIN, SELECT) in %.1fs", t.Name(), cfg.idle, res.open.Seconds())
-	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+	if err := sleepCtx(ctx, cfg.afterWait); err != nil {
 		return res, err
 	}
 	if res.after, err = serverMemory(t.Pgid()); err != nil {
@@ -533,7 +766,7 @@ func imapIdle(ctx context.Context, t imapServer, user string, cfg imapConfig) (*
 	res.timeline = append(res.timeline, res.after)
 	logf("imap, %s: memory before %.1f MiB Pss / %.1f MiB Rss (%d procs), after %.1f MiB Pss / %.1f MiB Rss (%d procs, %d imap)",
 		t.Name(), mib(res.before.pss), mib(res.before.rss), res.before.procs, mib(res.after.pss), mib(res.after.rss), res.after.procs, res.after.imapProcs)
-	if cfg.settle > 2*time.Second {
+	if cfg.settle > cfg.afterWait {
 		end := t0.Add(res.open).Add(cfg.settle)
 		for time.Until(end) > 0 {
 			if err := sleepCtx(ctx, min(10*time.Second, time.Until(end))); err != nil {

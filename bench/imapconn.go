@@ -134,6 +134,41 @@ func (ic *imapConn) complete(tag string, each untaggedFunc) (string, error) {
 	}
 }
 
+// completeAll reads responses until the tagged completion of every tag
+// (pipelined commands, in whatever order the server completes them). The
+// first NO or BAD is returned as a statusError once all are complete.
+func (ic *imapConn) completeAll(tags []string, each untaggedFunc) error {
+	pending := map[string]bool{}
+	for _, t := range tags {
+		pending[t] = true
+	}
+	var first error
+	for len(pending) > 0 {
+		text, litBytes, _, err := readResponse(ic.r, ic.buf[:0], nil)
+		ic.buf = text
+		if err != nil {
+			return err
+		}
+		if tag, rest, ok := bytes.Cut(text, []byte(" ")); ok && pending[string(tag)] {
+			delete(pending, string(tag))
+			status, _, _ := bytes.Cut(rest, []byte(" "))
+			if !bytes.EqualFold(bytes.TrimRight(status, "\r\n"), []byte("OK")) && first == nil {
+				first = &statusError{truncate(string(text), 300)}
+			}
+			continue
+		}
+		if bytes.HasPrefix(text, []byte("+")) {
+			return fmt.Errorf("unexpected continuation request %q", truncate(string(text), 200))
+		}
+		if each != nil {
+			if err := each(text, litBytes); err != nil {
+				return err
+			}
+		}
+	}
+	return first
+}
+
 // statusError is a tagged NO or BAD: the server answered, the connection
 // is still usable.
 type statusError struct{ line string }
@@ -213,6 +248,89 @@ func (ic *imapConn) appendMessage(mailbox string, msg []byte, literalPlus bool) 
 		return fmt.Errorf("APPEND: %w", err)
 	}
 	return nil
+}
+
+// multiAppend runs one MULTIAPPEND (RFC 3502) of msgs to mailbox, every
+// message as a non-synchronizing literal (LITERAL+).
+func (ic *imapConn) multiAppend(mailbox string, msgs [][]byte) error {
+	_ = ic.conn.SetDeadline(time.Now().Add(imapTimeout))
+	defer ic.conn.SetDeadline(time.Time{})
+	ic.tag++
+	tag := "A" + strconv.Itoa(ic.tag)
+	fmt.Fprintf(ic.w, "%s APPEND %s", tag, quote(mailbox))
+	for _, m := range msgs {
+		fmt.Fprintf(ic.w, " {%d+}\r\n", len(m))
+		ic.w.Write(m)
+	}
+	ic.w.WriteString("\r\n")
+	if err := ic.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := ic.complete(tag, nil); err != nil {
+		return fmt.Errorf("MULTIAPPEND of %d: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// commandArgs sends "TAG " followed by parts, where each part is either
+// plain command text or, for a literal (see literalArg), its bytes sent as
+// a literal: non-synchronizing with LITERAL+, else after the server's
+// continuation request. It reads up to the tagged completion like
+// command.
+func (ic *imapConn) commandArgs(parts []cmdPart, each untaggedFunc) (string, error) {
+	ic.tag++
+	tag := "A" + strconv.Itoa(ic.tag)
+	lp := ic.hasCap("LITERAL+")
+	ic.w.WriteString(tag + " ")
+	for _, p := range parts {
+		if !p.literal {
+			ic.w.WriteString(p.text)
+			continue
+		}
+		if lp {
+			fmt.Fprintf(ic.w, "{%d+}\r\n", len(p.text))
+		} else {
+			fmt.Fprintf(ic.w, "{%d}\r\n", len(p.text))
+			if err := ic.w.Flush(); err != nil {
+				return "", err
+			}
+			text, _, _, err := readResponse(ic.r, ic.buf[:0], nil)
+			ic.buf = text
+			if err != nil {
+				return "", err
+			}
+			if !bytes.HasPrefix(text, []byte("+")) {
+				line := strings.TrimRight(string(text), "\r\n")
+				if status, ok := strings.CutPrefix(line, tag+" "); ok {
+					return line, &statusError{truncate(tag+" "+status, 300)}
+				}
+				return "", fmt.Errorf("no continuation request for a literal: %q", truncate(line, 200))
+			}
+		}
+		ic.w.WriteString(p.text)
+	}
+	ic.w.WriteString("\r\n")
+	if err := ic.w.Flush(); err != nil {
+		return "", err
+	}
+	return ic.complete(tag, each)
+}
+
+// cmdPart is a piece of a command for commandArgs.
+type cmdPart struct {
+	text    string
+	literal bool
+}
+
+// astringArg renders s as a quoted string when it is 7-bit and safe there,
+// else as a literal (8-bit text, CR, LF).
+func astringArg(s string) cmdPart {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c == '\r' || c == '\n' || c == 0 {
+			return cmdPart{text: s, literal: true}
+		}
+	}
+	return cmdPart{text: quote(s)}
 }
 
 // readResponse reads one server response: a line, and when the line ends

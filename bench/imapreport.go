@@ -18,9 +18,10 @@ type imapReport struct {
 	cfg      imapConfig
 	targets  []targetStatus
 	records  []imapRecord
-	// idleSkipped: servers whose idle-connection measurement was not
-	// run, with the reason.
-	idleSkipped map[string]string
+	// Workloads run.
+	imap, search, lag bool
+	// terms: the word pools the SEARCH sample was drawn from.
+	terms *termPools
 }
 
 // Issue 3's targets.
@@ -182,37 +183,10 @@ func (r *imapReport) markdown() string {
 	m := r.machine
 	w("- **Machine:** %s, %d CPUs (nproc), %s memory; %s; %s; data on %s; %s. Client and server share the machine.\n",
 		m.cpu, m.nproc, m.memory, m.os, m.kernel, m.fs, m.goVer)
-	var expected int64
-	bareCR := 0
-	for _, rec := range r.records {
-		if rec.expected > 0 {
-			expected, bareCR = rec.expected, rec.bareCR
-		}
-	}
-	reused := ""
-	if n := r.corpus.Messages; n > 0 && c.messages > n {
-		reused = fmt.Sprintf(": the %d corpus messages in the harness's fixed shuffled order, then again from the start for the other %d, "+
-			"each copy with a `Message-ID: <petrel-bench.copyN.I@%s>` added as the first header field (its own Message-ID renamed `X-Original-Message-ID`) "+
-			"so that no two messages have the same bytes", n, c.messages-n, benchDomain)
-	} else {
-		reused = " taken from the corpus in the harness's fixed shuffled order"
-	}
-	size := ""
-	if expected > 0 {
-		size = fmt.Sprintf(", %.1f MB (%d bytes) in all", float64(expected)/1e6, expected)
-	}
-	crs := ""
-	if bareCR > 0 {
-		crs = fmt.Sprintf("; the bare CRs (not followed by LF: not allowed by RFC 5322) of %d corpus messages are removed, as servers treat them differently "+
-			"(Dovecot turns CR CR LF into CR LF) and the FETCH checks compare the sizes served with the bytes appended", bareCR)
-	}
-	w("- **Mailbox:** user1's INBOX, filled with %d messages%s%s. Corpus: SpamAssassin public corpus (%s), %d messages, CRLF line ends%s.\n",
-		c.messages, reused, size, r.corpus.Source, r.corpus.Messages, crs)
+	w("%s", r.mailboxText())
 	w("- **Client:** the same minimal Go IMAP client for every server (`bench/imapconn.go`: commands written out, responses read as lines and literals, " +
 		"only the checked items parsed, so that the client's CPU stays small beside the server's), over 127.0.0.1 without TLS, `LOGIN`. MB = 10^6 bytes.\n")
-	w("- **APPEND rate:** %d connections, each with one APPEND in flight at a time (no pipelining), with a non-synchronizing literal (LITERAL+, RFC 7888) "+
-		"when the server offers it, no flags, no date; from the first APPEND sent to the last tagged OK. The mailbox is then checked to hold exactly %d messages.\n",
-		c.conns, c.messages)
+	w("%s", r.fillText())
 	w("- **FETCH:** on one connection, `SELECT INBOX`, then `%s` %d times, then `%s` %d times; each timed from sending the command to its tagged OK, "+
 		"with every response read. Every run is checked: exactly %d FETCH responses for %d distinct sequence numbers; for the summary, UID, FLAGS, ENVELOPE, "+
 		"BODYSTRUCTURE and RFC822.SIZE in each and the RFC822.SIZEs adding up to the bytes appended; for the bodies, the BODY[] literals adding up to them. "+
@@ -220,7 +194,7 @@ func (r *imapReport) markdown() string {
 		"just written); **warm** is the median (min–max) of the %d runs after it.\n",
 		summaryFetch, c.runs+1, bodyFetch, c.runs+1, c.messages, c.messages, c.runs)
 	settle := ""
-	if c.settle > 2*time.Second {
+	if c.settle > c.afterWait {
 		settle = fmt.Sprintf(", and again %s after the last SELECT (**settled**: Go's runtime forces a garbage collection every 2 minutes, "+
 			"then gives freed pages back, e.g. the 19 MiB each argon2id LOGIN check uses)", c.settle)
 	}
@@ -228,7 +202,7 @@ func (r *imapReport) markdown() string {
 		"then %d connections are opened, %d at a time, each doing `LOGIN` and `SELECT INBOX` (EXISTS checked) and then nothing; a sample 2 s after the last SELECT (**+2 s**)%s; "+
 		"at the end, a NOOP on every connection checks they are all still there. Memory is the sum of **Pss** (`/proc/PID/smaps_rollup`: pages shared between processes "+
 		"are split between them) over the server's process group and the descendants of its main process: Petrel's one process; Dovecot's master, its helper processes "+
-		"and its `imap` process per connection. Sums of Rss (shared pages counted in every process) are given too. Per connection = (sample − before) / %d.\n",
+		"and its `imap` process per connection; Cyrus's master and its `imapd` process per connection. Sums of Rss (shared pages counted in every process) are given too. Per connection = (sample − before) / %d.\n",
 		c.startWait, c.idle, c.parallel, settle, c.idle)
 	if busy := r.busyPhases(); busy != "" {
 		w("- **Warning:** other processes used more than %.0f%% of the machine's CPU during %s (see the per-run figures): these figures are noisier than usual.\n",
@@ -258,30 +232,11 @@ func (r *imapReport) markdown() string {
 	okRec := func(rec *imapRecord) bool { return rec != nil && rec.err == nil }
 
 	// APPEND.
-	w("\n### APPEND rate (%d messages into one mailbox)\n\n", c.messages)
-	w("| Server | time | msg/s | MB/s | server CPU/msg | other CPU | Petrel's advantage |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, row := range r.rows() {
-		t, rec := row.t, row.rec
-		if rec == nil || rec.fill == nil || (rec.err != nil && rec.fill.messages < c.messages) {
-			w("| %s | %s | | | | | |\n", t.name, statusCell(t, rec))
-			continue
-		}
-		f := rec.fill
-		var pr float64
-		ok := petrel != nil && petrel.fill != nil && petrel.fill.messages == c.messages
-		if ok {
-			pr = petrel.fill.msgsPerSec()
-		}
-		cpu := "–"
-		if f.messages > 0 {
-			cpu = fmtMs(f.serverCPU * 1000 / float64(f.messages))
-		}
-		// Rates: Petrel's advantage is petrel/peer.
-		adv := "—"
-		if t.name != "Petrel" {
-			adv = ratioCell(t.name, f.msgsPerSec(), pr, ok)
-		}
-		w("| %s | %.1f s | %s | %.2f | %s | %s | %s |\n", t.name, f.elapsed.Seconds(), fmtRate(f.msgsPerSec()), f.mbPerSec(), cpu, fmtOther(f.foreign), adv)
+	w("\n### APPEND rate (the first %d messages, one per APPEND)\n\n", c.appendN)
+	r.fillTable(&b, func(rec *imapRecord) *fillResult { return rec.fill })
+	if r.anyBulk() {
+		w("\n### MULTIAPPEND (the other messages, %d per APPEND command)\n\n", c.batch)
+		r.fillTable(&b, func(rec *imapRecord) *fillResult { return rec.bulk })
 	}
 
 	// Summary FETCH.
@@ -289,6 +244,10 @@ func (r *imapReport) markdown() string {
 	w("| Server | first run after the fill | warm (median, min–max) | server CPU per warm run | size of the responses | Petrel's advantage, warm | Petrel's advantage, first run |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.rows() {
 		t, rec := row.t, row.rec
+		if why := rec.skippedStep("fetch"); why != "" {
+			w("| %s | not measured: %s | | | | | |\n", t.name, why)
+			continue
+		}
 		if rec == nil || len(rec.summary) < 2 {
 			w("| %s | %s | | | | | |\n", t.name, statusCell(t, rec))
 			continue
@@ -308,6 +267,10 @@ func (r *imapReport) markdown() string {
 	w("| Server | first run after the fill | warm (median, min–max) | MB/s, warm | server CPU per warm run | Petrel's advantage, warm |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.rows() {
 		t, rec := row.t, row.rec
+		if why := rec.skippedStep("fetch"); why != "" {
+			w("| %s | not measured: %s | | | | |\n", t.name, why)
+			continue
+		}
 		if rec == nil || len(rec.bodies) < 2 {
 			w("| %s | %s | | | | |\n", t.name, statusCell(t, rec))
 			continue
@@ -324,7 +287,7 @@ func (r *imapReport) markdown() string {
 
 	// Idle connections.
 	if c.idle > 0 {
-		settled := c.settle > 2*time.Second
+		settled := c.settle > c.afterWait
 		w("\n### Memory per idle connection (%d connections, LOGIN + SELECT INBOX)\n\n", c.idle)
 		if settled {
 			w("| Server | open time | processes before → after | Pss before | Pss +2 s | Pss settled | **per connection, Pss settled** | per connection, Pss +2 s | per connection, Rss settled | Petrel's advantage (Pss settled) |\n")
@@ -340,7 +303,7 @@ func (r *imapReport) markdown() string {
 		}
 		for _, row := range r.rows() {
 			t, rec := row.t, row.rec
-			if why := r.idleSkipped[t.name]; why != "" {
+			if why := rec.skippedStep("idle"); why != "" {
 				if settled {
 					w("| %s | not measured: %s | | | | | | | | |\n", t.name, why)
 				} else {
@@ -364,13 +327,18 @@ func (r *imapReport) markdown() string {
 			}
 			per := id.perConn(fin, true)
 			if settled {
-				w("| %s | %.1f s | %s | %s | %s | %s | **%s** | %s | %s | %s |\n", t.name, id.open.Seconds(), procs,
+				w("| %s | %s | %s | %s | %s | %s | **%s** | %s | %s | %s |\n", t.name, r.openCell(id), procs,
 					fmtMiB(id.before.pss), fmtMiB(id.after.pss), fmtMiB(id.settled.pss), fmtBytesPer(per),
 					fmtBytesPer(id.perConn(id.after, true)), fmtBytesPer(id.perConn(id.settled, false)), ratioCell(t.name, pPer, per, pok))
 			} else {
-				w("| %s | %.1f s | %s | %s | %s | **%s** | %s | %s |\n", t.name, id.open.Seconds(), procs,
+				w("| %s | %s | %s | %s | %s | **%s** | %s | %s |\n", t.name, r.openCell(id), procs,
 					fmtMiB(id.before.pss), fmtMiB(id.after.pss), fmtBytesPer(per), fmtBytesPer(id.perConn(id.after, false)),
 					ratioCell(t.name, pPer, per, pok))
+			}
+		}
+		for _, rec := range r.records {
+			if rec.idleNote != "" {
+				w("\n%s: %s.\n", rec.target, rec.idleNote)
 			}
 		}
 		if pok && len(petrel.idle.metricsBefore) > 0 && len(petrel.idle.metricsAfter) > 0 {
@@ -417,7 +385,11 @@ func (r *imapReport) markdown() string {
 	// together.
 	for _, rec := range r.records {
 		if rec.fill != nil {
-			w("| %s | APPEND | 1 | %.2f s | %.2f | %.1f s | %s |\n", rec.target, rec.fill.elapsed.Seconds(), rec.fill.mbPerSec(), rec.fill.serverCPU, fmtOther(rec.fill.foreign))
+			w("| %s | APPEND × %d | 1 | %.2f s | %.2f | %.1f s | %s |\n", rec.target, rec.fill.messages, rec.fill.elapsed.Seconds(), rec.fill.mbPerSec(), rec.fill.serverCPU, fmtOther(rec.fill.foreign))
+		}
+		if rec.bulk != nil {
+			w("| %s | MULTIAPPEND × %d (%d commands) | 1 | %.2f s | %.2f | %.1f s | %s |\n", rec.target, rec.bulk.messages, rec.bulk.commands,
+				rec.bulk.elapsed.Seconds(), rec.bulk.mbPerSec(), rec.bulk.serverCPU, fmtOther(rec.bulk.foreign))
 		}
 		if rec.selectTime > 0 {
 			w("| %s | SELECT INBOX after the fill | 1 | %s | | | |\n", rec.target, fmtMs(ms(rec.selectTime)))
@@ -437,7 +409,7 @@ func (r *imapReport) markdown() string {
 			continue
 		}
 		var pts []string
-		base := rec.idle.timeline[0].at.Add(-2 * time.Second)
+		base := rec.idle.timeline[0].at.Add(-r.cfg.afterWait)
 		for _, s := range rec.idle.timeline {
 			pts = append(pts, fmt.Sprintf("+%.0f s: %.1f", s.at.Sub(base).Seconds(), mib(s.pss)))
 		}
@@ -448,6 +420,114 @@ func (r *imapReport) markdown() string {
 	}
 	w("\n</details>\n")
 	return b.String()
+}
+
+// skippedStep returns why step was left out for this record's server, or
+// "" (also for a nil record).
+func (rec *imapRecord) skippedStep(step string) string {
+	if rec == nil {
+		return ""
+	}
+	return rec.skipped[step]
+}
+
+func (r *imapReport) anyBulk() bool {
+	for _, rec := range r.records {
+		if rec.bulk != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// fillTable writes the table of one part of the fill (APPEND or
+// MULTIAPPEND).
+func (r *imapReport) fillTable(b *strings.Builder, part func(*imapRecord) *fillResult) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("| Server | messages | time | msg/s | MB/s | server CPU/msg | other CPU | Petrel's advantage |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	var pr float64
+	pn := 0
+	if p := r.record("Petrel"); p != nil && part(p) != nil && part(p).failures == 0 {
+		pr, pn = part(p).msgsPerSec(), part(p).messages
+	}
+	for _, row := range r.rows() {
+		t, rec := row.t, row.rec
+		var f *fillResult
+		if rec != nil {
+			f = part(rec)
+		}
+		if f == nil && rec != nil && rec.fill != nil && rec.bulk == nil && rec.err == nil {
+			w("| %s | none: its %d messages were all APPENDed one by one | | | | | | |\n", t.name, rec.messages)
+			continue
+		}
+		if f == nil || f.failures > 0 || f.messages == 0 {
+			w("| %s | %s | | | | | | |\n", t.name, statusCell(t, rec))
+			continue
+		}
+		cpu := fmtMs(f.serverCPU * 1000 / float64(f.messages))
+		// Rates: Petrel's advantage is petrel/peer, on the same count only.
+		adv := ratioCell(t.name, f.msgsPerSec(), pr, pn == f.messages)
+		w("| %s | %d | %.1f s | %s | %.2f | %s | %s | %s |\n", t.name, f.messages, f.elapsed.Seconds(), fmtRate(f.msgsPerSec()), f.mbPerSec(), cpu, fmtOther(f.foreign), adv)
+	}
+}
+
+// mailboxText describes the mailbox (a list item).
+func (r *imapReport) mailboxText() string {
+	c := r.cfg
+	var expected int64
+	bareCR := 0
+	for _, rec := range r.records {
+		if rec.expected > 0 && rec.messages == c.messages {
+			expected, bareCR = rec.expected, rec.bareCR
+		}
+	}
+	reused := ""
+	if n := r.corpus.Messages; n > 0 && c.messages > n {
+		reused = fmt.Sprintf(": the %d corpus messages in the harness's fixed shuffled order, then again from the start for the other %d, "+
+			"each copy with a `Message-ID: <petrel-bench.copyN.I@%s>` added as the first header field (its own Message-ID renamed `X-Original-Message-ID`) "+
+			"so that no two messages have the same bytes", n, c.messages-n, benchDomain)
+	} else {
+		reused = " taken from the corpus in the harness's fixed shuffled order"
+	}
+	size := ""
+	if expected > 0 {
+		size = fmt.Sprintf(", %.1f MB (%d bytes) in all", float64(expected)/1e6, expected)
+	}
+	crs := ""
+	if bareCR > 0 {
+		crs = fmt.Sprintf("; the bare CRs (not followed by LF: not allowed by RFC 5322) of %d corpus messages are removed, as servers treat them differently "+
+			"(Dovecot turns CR CR LF into CR LF) and the FETCH checks compare the sizes served with the bytes appended", bareCR)
+	}
+	smaller := ""
+	for _, rec := range r.records {
+		if rec.note != "" {
+			smaller += fmt.Sprintf(" **%s's mailbox holds the first %s.**", rec.target, rec.note)
+		}
+	}
+	return fmt.Sprintf("- **Mailbox:** user1's INBOX, filled with %d messages%s%s. Corpus: SpamAssassin public corpus (%s), %d messages, CRLF line ends%s.%s\n",
+		c.messages, reused, size, r.corpus.Source, r.corpus.Messages, crs, smaller)
+}
+
+// fillText describes how the mailbox is filled (a list item).
+func (r *imapReport) fillText() string {
+	c := r.cfg
+	bulk := ""
+	if c.appendN < c.messages {
+		bulk = fmt.Sprintf(" The other %d messages are then added by MULTIAPPEND (RFC 3502: one APPEND command with %d messages, each a LITERAL+ literal), "+
+			"on the same %d connections, timed apart (a quicker fill of the rest of the mailbox, and a figure of its own).", c.messages-c.appendN, c.batch, c.conns)
+	}
+	return fmt.Sprintf("- **APPEND rate:** the first %d messages, %d connections, each with one APPEND in flight at a time (no pipelining), with a non-synchronizing literal (LITERAL+, RFC 7888) "+
+		"when the server offers it, no flags, no date; from the first APPEND sent to the last tagged OK.%s The mailbox is then checked (SELECT) to hold exactly the messages appended.\n",
+		c.appendN, c.conns, bulk)
+}
+
+// openCell is the open time of the idle connections, with their number
+// when it is not the run's.
+func (r *imapReport) openCell(id *idleResult) string {
+	if id.conns != r.cfg.idle {
+		return fmt.Sprintf("%.1f s (%d connections)", id.open.Seconds(), id.conns)
+	}
+	return fmt.Sprintf("%.1f s", id.open.Seconds())
 }
 
 func fmtMiBf(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
@@ -498,6 +578,9 @@ func (r *imapReport) busyPhases() string {
 	for _, rec := range r.records {
 		if rec.fill != nil && rec.fill.foreign > busyThreshold {
 			out = append(out, rec.target+" APPEND")
+		}
+		if rec.bulk != nil && rec.bulk.foreign > busyThreshold {
+			out = append(out, rec.target+" MULTIAPPEND")
 		}
 		if rec.fetchForeign > busyThreshold {
 			out = append(out, rec.target+" FETCH runs")

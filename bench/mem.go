@@ -21,7 +21,7 @@ type memSample struct {
 	pss       int64 // bytes, sum of Pss (shared pages split between their users)
 	rss       int64 // bytes, sum of Rss (shared pages counted in every process)
 	procs     int
-	imapProcs int // processes named "imap" (Dovecot's per-connection processes)
+	imapProcs int // processes named "imap" or "imapd" (Dovecot's and Cyrus's per-connection processes)
 }
 
 // serverPids returns pid's process group and the descendants of pid.
@@ -77,7 +77,7 @@ func serverMemory(pid int) (memSample, error) {
 		s.pss += pss
 		s.rss += rss
 		s.procs++
-		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); err == nil && strings.TrimSpace(string(comm)) == "imap" {
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); err == nil && (strings.TrimSpace(string(comm)) == "imap" || strings.TrimSpace(string(comm)) == "imapd") {
 			s.imapProcs++
 		}
 	}

@@ -16,8 +16,10 @@ import (
 const (
 	lmtpBegin = "<!-- bench:lmtp:begin -->"
 	lmtpEnd   = "<!-- bench:lmtp:end -->"
-	imapBegin = "<!-- bench:imap:begin -->"
-	imapEnd   = "<!-- bench:imap:end -->"
+	imapBegin   = "<!-- bench:imap:begin -->"
+	imapEnd     = "<!-- bench:imap:end -->"
+	searchBegin = "<!-- bench:search:begin -->"
+	searchEnd   = "<!-- bench:search:end -->"
 )
 
 // targetStatus is what the report says about one target overall.
@@ -27,6 +29,9 @@ type targetStatus struct {
 	setup   string
 	skipped string // reason, when the target is not available here
 	failed  string // first error, when it failed to build/start/deliver
+	// notMeasured: why this workload leaves out a server that is
+	// available.
+	notMeasured string
 }
 
 type runRecord struct {
@@ -51,7 +56,7 @@ type reportData struct {
 	machine  machineInfo
 	corpus   corpusInfo
 	smoke    bool
-	messages int
+	messages map[int]int // timed messages per run, by recipients per message
 	warmup   int
 	conns    int
 	users    int
@@ -207,9 +212,9 @@ func (d *reportData) markdown() string {
 	w("- **Corpus:** SpamAssassin public corpus (%s): %d messages, %.1f MiB after conversion to CRLF (mbox `From ` line dropped).\n",
 		d.corpus.Source, d.corpus.Messages, float64(d.corpus.Bytes)/(1<<20))
 	w("- **Workload:** the same Go client for every server (`smtp.NewClientLMTP` from go-smtp), %d persistent connections, "+
-		"%d timed messages per run after %d warm-up messages, messages taken round robin from the corpus (in a fixed shuffled order) and recipients round robin from %d users. "+
+		"%s timed messages per run after %d warm-up messages, messages taken round robin from the corpus (in a fixed shuffled order) and recipients round robin from %d users. "+
 		"A message counts only when every recipient got a 2xx reply; latency is from MAIL FROM to the last per-recipient reply.\n",
-		d.conns, d.messages, d.warmup, d.users)
+		d.conns, d.messagesText(), d.warmup, d.users)
 	w("- **Runs:** %d per server and workload, each from a fresh data folder with a freshly started server; the order of servers alternates from round to round. "+
 		"Figures are medians with min–max over the runs; the ratio is Petrel's throughput divided by the peer's within each round, then the median.\n", d.runs)
 	w("- **Server CPU/msg:** CPU time (user+system) of the server's processes during the run divided by the messages delivered, warm-up included. " +
@@ -227,6 +232,8 @@ func (d *reportData) markdown() string {
 			w("- **%s: skipped** — %s\n", t.name, t.skipped)
 		case t.failed != "":
 			w("- **%s: FAILED** — %s%s\n", t.name, oneLine(t.failed), versionSuffix(t.version))
+		case t.notMeasured != "":
+			w("- **%s** %s — not measured here: %s\n", t.name, t.version, t.notMeasured)
 		default:
 			w("- **%s** %s — %s\n", t.name, t.version, t.setup)
 		}
@@ -237,6 +244,10 @@ func (d *reportData) markdown() string {
 		for _, t := range d.targets {
 			if t.skipped != "" {
 				w("| %s | %s | skipped | | | | | | |\n", workloadName(rc), t.name)
+				continue
+			}
+			if t.notMeasured != "" {
+				w("| %s | %s | not measured | | | | | | |\n", workloadName(rc), t.name)
 				continue
 			}
 			if t.failed != "" && d.find(-1, rc, t.name) == nil {
@@ -315,6 +326,15 @@ func (d *reportData) markdown() string {
 	return b.String()
 }
 
+// messagesText lists the timed messages per run of each workload.
+func (d *reportData) messagesText() string {
+	var parts []string
+	for _, rc := range d.rcpts {
+		parts = append(parts, fmt.Sprintf("%d (%s)", d.messages[rc], workloadName(rc)))
+	}
+	return strings.Join(parts, " and ")
+}
+
 // busyThreshold is the share of the machine's CPU used by other processes
 // above which a run is flagged as disturbed.
 const busyThreshold = 0.10
@@ -335,7 +355,7 @@ func (d *reportData) ratioLines() []string {
 	var lines []string
 	for _, rc := range d.rcpts {
 		for _, t := range d.targets {
-			if t.name == "Petrel" || t.skipped != "" {
+			if t.name == "Petrel" || t.skipped != "" || t.notMeasured != "" {
 				continue
 			}
 			var ratios []float64

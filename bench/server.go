@@ -100,6 +100,12 @@ type process struct {
 	waitErr error
 	once    sync.Once
 	stopErr error
+	// doneWhen, if set, is asked every 20 ms after the SIGTERM with the
+	// names (comm) of the processes of the server still alive, main
+	// process first; when it returns true the rest of the group is
+	// killed at once (what remains only waits: Dovecot's master sleeps a
+	// second after its log process).
+	doneWhen func(comms []string) bool
 }
 
 func startProcess(name, logPath, dir string, env []string, bin string, args ...string) (*process, error) {
@@ -147,18 +153,48 @@ func (p *process) stop() error {
 		pid := p.cmd.Process.Pid
 		if !p.exited() {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(stopTimeout):
-				p.stopErr = fmt.Errorf("%s did not exit %s after SIGTERM; sent SIGKILL", p.name, stopTimeout)
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				<-p.done
+			timeout := time.After(stopTimeout)
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+		wait:
+			for {
+				select {
+				case <-p.done:
+					break wait
+				case <-timeout:
+					p.stopErr = fmt.Errorf("%s did not exit %s after SIGTERM; sent SIGKILL", p.name, stopTimeout)
+					_ = syscall.Kill(-pid, syscall.SIGKILL)
+					<-p.done
+					break wait
+				case <-tick.C:
+					if p.doneWhen != nil && p.doneWhen(processComms(pid)) {
+						_ = syscall.Kill(-pid, syscall.SIGKILL)
+						<-p.done
+						break wait
+					}
+				}
 			}
 		}
 		// Leftover helpers in the group (if any) go too.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	})
 	return p.stopErr
+}
+
+// processComms returns the names of the processes of the server whose
+// main process is pid, pid's first.
+func processComms(pid int) []string {
+	comm := func(p int) string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
+		return strings.TrimSpace(string(b))
+	}
+	out := []string{comm(pid)}
+	for _, p := range serverPids(pid) {
+		if p != pid {
+			out = append(out, comm(p))
+		}
+	}
+	return out
 }
 
 // pgid is the process group of the server (its pid), 0 if not running.
