@@ -386,15 +386,19 @@ var layouts = []struct {
 		},
 	}},
 	{"trigram-full-content", layout{
-		schema:  `CREATE VIRTUAL TABLE fts USING fts5(h, b, tokenize='trigram case_sensitive 1', detail=full)`,
-		insert:  []string{`INSERT INTO fts(rowid, h, b) VALUES(?1, ?2, ?3)`},
-		match:   func(n string) []string { return []string{`SELECT rowid FROM fts WHERE fts MATCH ` + sqlString(quote(n))} },
+		schema: `CREATE VIRTUAL TABLE fts USING fts5(h, b, tokenize='trigram case_sensitive 1', detail=full)`,
+		insert: []string{`INSERT INTO fts(rowid, h, b) VALUES(?1, ?2, ?3)`},
+		match: func(n string) []string {
+			return []string{`SELECT rowid FROM fts WHERE fts MATCH ` + sqlString(quote(n))}
+		},
 		content: true,
 	}},
 	{"unicode61-content", layout{
-		schema:  `CREATE VIRTUAL TABLE fts USING fts5(h, b, tokenize='unicode61 remove_diacritics 0')`,
-		insert:  []string{`INSERT INTO fts(rowid, h, b) VALUES(?1, ?2, ?3)`},
-		match:   func(n string) []string { return []string{`SELECT rowid FROM fts WHERE fts MATCH ` + sqlString(quote(n))} },
+		schema: `CREATE VIRTUAL TABLE fts USING fts5(h, b, tokenize='unicode61 remove_diacritics 0')`,
+		insert: []string{`INSERT INTO fts(rowid, h, b) VALUES(?1, ?2, ?3)`},
+		match: func(n string) []string {
+			return []string{`SELECT rowid FROM fts WHERE fts MATCH ` + sqlString(quote(n))}
+		},
 		content: true,
 	}},
 }

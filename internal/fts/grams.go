@@ -24,6 +24,11 @@ const (
 	asciiKeys = 1 << 21
 	keySpace  = 1 << 30
 	tokenLen  = 6
+	// fieldBit marks the key of a trigram of the Fields, so that
+	// SUBJECT, FROM, TO, CC and BCC narrow by the fields alone. Its
+	// token is the key's token after an "x": seven characters, never
+	// one of the six-character tokens of the other texts.
+	fieldBit = 1 << 30
 )
 
 const base32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -59,6 +64,10 @@ func appendKeys(keys []uint32, s string) []uint32 {
 
 // appendToken appends the token of key k.
 func appendToken(dst []byte, k uint32) []byte {
+	if k&fieldBit != 0 {
+		dst = append(dst, 'x')
+		k &^= fieldBit
+	}
 	for range tokenLen {
 		dst = append(dst, base32[k&31])
 		k >>= 5
@@ -88,13 +97,13 @@ func (g *gramSet) reset() {
 	g.keys = g.keys[:0]
 }
 
-// add adds the keys of every trigram of s.
-func (g *gramSet) add(s string) {
+// add adds the keys of every trigram of s, with mark (0 or fieldBit).
+func (g *gramSet) add(s string, mark uint32) {
 	var a, b rune
 	n := 0
 	for _, r := range s {
 		if n >= 2 {
-			k := gramKey(a, b, r)
+			k := gramKey(a, b, r) | mark
 			if k < asciiKeys {
 				if w, bit := &g.ascii[k/64], uint64(1)<<(k%64); *w&bit == 0 {
 					*w |= bit
@@ -111,15 +120,16 @@ func (g *gramSet) add(s string) {
 }
 
 // docTokens returns the text given to FTS5 for d: the tokens of the
-// distinct trigrams of its header, fields and body texts (never of two
-// of them together), separated by spaces. g is scratch space.
+// distinct trigrams of its header and body texts, and marked apart those
+// of its fields (never of two texts together), separated by spaces. g is
+// scratch space.
 func docTokens(d *Doc, g *gramSet) string {
 	g.reset()
-	g.add(d.Header)
-	g.add(d.Fields)
+	g.add(d.Header, 0)
 	for _, t := range d.Body {
-		g.add(t)
+		g.add(t, 0)
 	}
+	g.add(d.Fields, fieldBit)
 	buf := make([]byte, 0, len(g.keys)*(tokenLen+1))
 	for i, k := range g.keys {
 		if i > 0 {

@@ -21,7 +21,7 @@ import (
 // of a message's text (Extract). An index of another version is emptied
 // when opened, its cursors reset, so that its feeder indexes everything
 // again.
-const formatVersion = 1
+const formatVersion = 2
 
 var migrations = []string{
 	// grams: one row per indexed body (rowid = body ID), the tokens of
@@ -39,7 +39,8 @@ var migrations = []string{
 // It is safe for concurrent use: writes (Apply) are serialized on one
 // connection, reads use a pool.
 type Index struct {
-	db *sqlite.DB
+	db    *sqlite.DB
+	stale atomic.Bool // holds another format (checkFormat)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -104,17 +105,38 @@ func create(ctx context.Context, path string) error {
 	return err
 }
 
-// checkFormat empties an index written in another format.
+// checkFormat reads the format of the index's content. An index of an
+// older format is not emptied here, where any process (the command line
+// among them) may be opening it, but by its replicator (Reset), which
+// alone writes it; until then it narrows nothing (Query).
 func (ix *Index) checkFormat(ctx context.Context) error {
 	var v int64
 	if err := ix.db.Write.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'format'`).Scan(&v); err != nil {
 		return err
 	}
-	if v == formatVersion {
-		return nil
-	}
 	if v > formatVersion {
 		return fmt.Errorf("index format %d is newer than this program knows (%d)", v, formatVersion)
+	}
+	if v == 0 {
+		// A new index: nothing written in any format yet.
+		if _, err := ix.db.Write.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'format' AND value = 0`, formatVersion); err != nil {
+			return err
+		}
+		v = formatVersion
+	}
+	ix.stale.Store(v != formatVersion)
+	return nil
+}
+
+// Stale reports whether the index holds another format than this
+// program's: it must be emptied (Reset) and indexed again.
+func (ix *Index) Stale() bool { return ix.stale.Load() }
+
+// Reset empties the index and resets its cursors if it is stale, so that
+// its feeder indexes everything again in this program's format.
+func (ix *Index) Reset(ctx context.Context) error {
+	if !ix.stale.Load() {
+		return nil
 	}
 	tx, err := ix.db.Write.BeginTx(ctx, nil)
 	if err != nil {
@@ -130,7 +152,11 @@ func (ix *Index) checkFormat(ctx context.Context) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	ix.stale.Store(false)
+	return nil
 }
 
 // Close closes the index. Closing it again does nothing.

@@ -230,8 +230,10 @@ func TestManyIDs(t *testing.T) {
 	}
 }
 
-// TestFormatChange checks that an index of an older format is emptied
-// when opened, and one of a newer format refused.
+// TestFormatChange checks that an index of an older format is left alone
+// when opened (the command line opens it too), narrows nothing until its
+// replicator resets it, is empty after Reset, and that one of a newer
+// format is refused.
 func TestFormatChange(t *testing.T) {
 	ctx := context.Background()
 	ix, path := openTest(t)
@@ -253,6 +255,21 @@ func TestFormatChange(t *testing.T) {
 	ix, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !ix.Stale() {
+		t.Error("an index of an older format is not Stale")
+	}
+	if n, _ := ix.Count(ctx); n != 1 {
+		t.Errorf("Count after Open of an older format = %d, want 1 (untouched)", n)
+	}
+	if _, ok, err := ix.Query(ctx, Cond{Op: Term, Needle: "apple"}); ok || err != nil {
+		t.Errorf("Query on a stale index: ok %v, err %v; want no narrowing", ok, err)
+	}
+	if err := ix.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Stale() {
+		t.Error("Stale after Reset")
 	}
 	if n, _ := ix.Count(ctx); n != 0 {
 		t.Errorf("Count after format change = %d", n)

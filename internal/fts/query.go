@@ -9,21 +9,25 @@ import (
 
 // Column is the part of a Doc a Term looks in.
 //
-// The index does not tell columns apart (FTS5 cannot filter columns of a
-// detail=none table, and one token list per body is the smallest and
-// fastest layout measured, see docs/design.md): every column narrows as
-// ColAny does, and the verification against the stored Doc tells them
-// apart. The column is in the API so that callers state what they mean and
-// a later layout can use it.
+// The index keeps two token lists per body in one FTS5 column: the
+// trigrams of the header and body texts, and, marked apart, those of the
+// fields (see gramKey and docTokens). FTS5 cannot filter the columns of a
+// detail=none table, and one column is the smallest layout measured (see
+// docs/design.md), so the marking is in the tokens themselves. ColAny,
+// ColHeader and ColBody narrow by the first list, ColFields by the second;
+// the verification against the stored Doc tells header from body.
 type Column int
 
 const (
 	// ColAny is any text of the Doc: TEXT (Header and Body).
 	ColAny Column = iota
-	// ColHeader is Header and Fields: SUBJECT, FROM, TO, CC, BCC, HEADER.
+	// ColHeader is Header: HEADER.
 	ColHeader
 	// ColBody is Body: BODY.
 	ColBody
+	// ColFields is Fields: SUBJECT, FROM, TO, CC, BCC (and the file
+	// names of attachments).
+	ColFields
 )
 
 // CondOp is the kind of a Cond.
@@ -65,6 +69,11 @@ func planOf(c *Cond) *plan {
 		keys := needleKeys(c.Needle)
 		if len(keys) == 0 {
 			return nil // fewer than three runes: every body may match
+		}
+		if c.Col == ColFields {
+			for i := range keys {
+				keys[i] |= fieldBit
+			}
 		}
 		return &plan{op: Term, keys: keys, height: 1}
 	case And:
@@ -171,7 +180,7 @@ func appendExpr(b []byte, p *plan) []byte {
 // itself.
 func (ix *Index) Query(ctx context.Context, c Cond) (ids []int64, ok bool, err error) {
 	p := planOf(&c)
-	if p == nil {
+	if p == nil || ix.Stale() {
 		return nil, false, nil
 	}
 	ids, err = ix.eval(ctx, p)

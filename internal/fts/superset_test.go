@@ -75,7 +75,9 @@ func randNeedle(r *rand.Rand, docs []Doc) string {
 func matchCol(d Doc, col Column, needle string) bool {
 	switch col {
 	case ColHeader:
-		return strings.Contains(d.Header, needle) || slices.ContainsFunc(strings.Split(d.Fields, "\x00"), func(f string) bool { return strings.Contains(f, needle) })
+		return strings.Contains(d.Header, needle)
+	case ColFields:
+		return slices.ContainsFunc(strings.Split(d.Fields, "\x00"), func(f string) bool { return strings.Contains(f, needle) })
 	case ColBody:
 		return d.MatchBody(needle)
 	}
@@ -175,7 +177,7 @@ func TestQuerySuperset(t *testing.T) {
 	if err := ix.Apply(ctx, batch, del, "", 0); err != nil {
 		t.Fatal(err)
 	}
-	cols := []Column{ColAny, ColHeader, ColBody}
+	cols := []Column{ColAny, ColHeader, ColBody, ColFields}
 	term := func() Cond { return Cond{Op: Term, Col: cols[r.IntN(3)], Needle: randNeedle(r, list)} }
 	for range 2000 {
 		checkSuperset(t, ix, docs, term())
@@ -251,7 +253,7 @@ func FuzzQuery(f *testing.F) {
 			t.Fatal(err)
 		}
 		n := Fold(needle)
-		for _, col := range []Column{ColAny, ColHeader, ColBody} {
+		for _, col := range []Column{ColAny, ColHeader, ColBody, ColFields} {
 			checkSuperset(t, ix, docs, Cond{Op: Term, Col: col, Needle: n})
 		}
 		checkSuperset(t, ix, docs, Cond{Op: Or, Kids: []Cond{{Op: Term, Needle: n}, {Op: And, Kids: []Cond{{Op: Term, Needle: Fold(text)}, {Op: Term, Needle: n}}}}})

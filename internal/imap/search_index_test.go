@@ -158,7 +158,9 @@ func TestSearchIndexExact(t *testing.T) {
 	keyNames := []string{"TEXT", "BODY", "SUBJECT", "FROM"}
 	// And combinations: both narrowing, one not narrowing, negation.
 	combos := []func(a, b string) *imap.SearchCriteria{
-		func(a, b string) *imap.SearchCriteria { return &imap.SearchCriteria{Body: []string{a}, Text: []string{b}} },
+		func(a, b string) *imap.SearchCriteria {
+			return &imap.SearchCriteria{Body: []string{a}, Text: []string{b}}
+		},
 		func(a, b string) *imap.SearchCriteria {
 			return &imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{{Body: []string{a}}, {Text: []string{b}}}}}
 		},

@@ -118,36 +118,20 @@ func (s *session) scan(keys []wire.SearchKey, charset string, level search.Level
 	}
 	cand := s.candidates(matcher)
 	l := &loader{s: s}
-	if cand != nil {
-		// Narrowed by the index: the candidates' text comes from it, and
-		// their metadata is read one by one, only for them.
-		docs, err := s.candidateDocs(cand)
-		if err != nil {
-			return err
-		}
-		l.docs, l.lazyMeta = docs, true
-	}
 	if keep {
 		l.keep = map[uint32]*message.Meta{}
 		l.hash = map[uint32]store.MessageMeta{}
 	}
-	cols := store.FetchHash // EMAILID and the raw message
-	if level >= search.NeedMeta && cand == nil {
-		cols = store.FetchMeta
-	}
-	for m, err := range s.mb.Fetch(s.ctx(), sel.folder.ID, sel.uids.At(0), sel.uids.Last(), cols) {
-		if err != nil {
-			return err
-		}
+	visit := func(m *store.MessageMeta) error {
 		i, in := sel.index(m.UID)
 		if !in {
-			continue
+			return nil
 		}
 		if _, gone := slices.BinarySearch(sel.pending, m.UID); gone {
-			continue
+			return nil
 		}
 		if cand != nil && !cand.Maybe(m.BodyID, m.ModSeq) {
-			continue
+			return nil
 		}
 		sm := &search.Message{Seq: uint32(i + 1), UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
 			InternalDate: m.InternalDate, SaveDate: m.SaveDate, Size: m.Size, ModSeq: m.ModSeq,
@@ -158,7 +142,7 @@ func (s *session) scan(keys []wire.SearchKey, charset string, level search.Level
 			return searchError(err)
 		}
 		if !match {
-			continue
+			return nil
 		}
 		if keep {
 			if level >= search.NeedMeta {
@@ -172,11 +156,51 @@ func (s *session) scan(keys []wire.SearchKey, charset string, level search.Level
 			l.hash[m.UID] = h
 			sm.Keywords = h.Keywords
 		}
-		if err := found(sm, l); err != nil {
+		return found(sm, l)
+	}
+	defer func() { l.cur = nil }()
+	if cand != nil {
+		// Narrowed by the index: only the candidates and the messages
+		// the index may not have yet are read, their text comes from
+		// the index, and their metadata is read one by one, only for
+		// them.
+		rows, err := s.candidateRows(cand)
+		if err != nil {
+			return err
+		}
+		if rows != nil {
+			docs, err := s.candidateDocs(cand, rows)
+			if err != nil {
+				return err
+			}
+			l.docs, l.lazyMeta = docs, true
+			for i := range rows {
+				if err := visit(&rows[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		// Too many candidates to read one by one: read the folder, and
+		// take their text from the index still.
+		docs, err := s.candidateDocs(cand, nil)
+		if err != nil {
+			return err
+		}
+		l.docs, l.lazyMeta = docs, true
+	}
+	cols := store.FetchHash // EMAILID and the raw message
+	if level >= search.NeedMeta && cand == nil {
+		cols = store.FetchMeta
+	}
+	for m, err := range s.mb.Fetch(s.ctx(), sel.folder.ID, sel.uids.At(0), sel.uids.Last(), cols) {
+		if err != nil {
+			return err
+		}
+		if err := visit(m); err != nil {
 			return err
 		}
 	}
-	l.cur = nil
 	return nil
 }
 
@@ -204,18 +228,57 @@ func (s *session) candidates(mt *search.Matcher) *replication.Candidates {
 	return &c
 }
 
-// candidateDocs loads from the index the searchable text of the selected
-// folder's candidate messages that the index holds (those below the
-// watermark, whose entry has the message's hash).
-func (s *session) candidateDocs(cand *replication.Candidates) (map[int64]*fts.Doc, error) {
+// candidateRows reads the selected folder's messages that a search
+// narrowed by the index must look at: the candidates, and those at or
+// above the watermark. It returns nil when there are so many that reading
+// the whole folder is cheaper.
+func (s *session) candidateRows(cand *replication.Candidates) ([]store.MessageMeta, error) {
 	sel := s.sel
-	want := map[int64][32]byte{}
-	for m, err := range s.mb.Fetch(s.ctx(), sel.folder.ID, sel.uids.At(0), sel.uids.Last(), store.FetchHash) {
+	if len(cand.Bodies) > sel.uids.Len()/2 {
+		return nil, nil
+	}
+	uids, err := s.mb.UIDsOf(s.ctx(), sel.folder.ID, cand.Bodies, cand.Watermark)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]store.MessageMeta, 0, len(uids))
+	if len(uids) == 0 {
+		return rows, nil
+	}
+	for m, err := range s.mb.FetchUIDs(s.ctx(), sel.folder.ID, uids, store.FetchHash) {
 		if err != nil {
 			return nil, err
 		}
+		r := *m
+		r.Meta = nil
+		r.Keywords = slices.Clone(m.Keywords)
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// candidateDocs loads from the index the searchable text of the candidate
+// messages that the index holds (those below the watermark, whose entry
+// has the message's hash): of rows, or when rows is nil of the whole
+// selected folder.
+func (s *session) candidateDocs(cand *replication.Candidates, rows []store.MessageMeta) (map[int64]*fts.Doc, error) {
+	want := map[int64][32]byte{}
+	add := func(m *store.MessageMeta) {
 		if m.ModSeq < cand.Watermark && cand.Maybe(m.BodyID, m.ModSeq) {
 			want[m.BodyID] = m.Body
+		}
+	}
+	if rows != nil {
+		for i := range rows {
+			add(&rows[i])
+		}
+	} else {
+		sel := s.sel
+		for m, err := range s.mb.Fetch(s.ctx(), sel.folder.ID, sel.uids.At(0), sel.uids.Last(), store.FetchHash) {
+			if err != nil {
+				return nil, err
+			}
+			add(m)
 		}
 	}
 	docs := make(map[int64]*fts.Doc, len(want))

@@ -44,7 +44,9 @@ func newIndexConsumer(sh *store.Shard, blobs *blob.Store, ix *fts.Index) *indexC
 
 func (c *indexConsumer) Name() string { return "index" }
 
-func (c *indexConsumer) Cursor(ctx context.Context) (int64, error) { return c.ix.Cursor(ctx, cursorName) }
+func (c *indexConsumer) Cursor(ctx context.Context) (int64, error) {
+	return c.ix.Cursor(ctx, cursorName)
+}
 
 func (c *indexConsumer) Apply(ctx context.Context, changes []store.Change) error {
 	var ids []int64

@@ -245,6 +245,14 @@ func (r *replicator) kill(err error) {
 
 // run runs the consumers until the replicator is stopped.
 func (r *replicator) run() error {
+	// An index written by another version of Petrel is emptied by its
+	// replicator, which holds the shard's lease, and indexed again.
+	if ix := r.m.indexes[r.shard.Index]; ix.Stale() {
+		if err := ix.Reset(r.ctx); err != nil {
+			return fmt.Errorf("index of another format: %w", err)
+		}
+		r.m.log.Info("index of another format emptied, indexing again", "shard", r.shard.Index)
+	}
 	var wg sync.WaitGroup
 	for _, c := range r.others {
 		wg.Add(1)

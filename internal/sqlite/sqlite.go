@@ -70,6 +70,10 @@ func dsn(path string, readOnly bool, o Options) string {
 	// database consistent). Group commit amortises the fsync.
 	if o.Rebuildable {
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// The index writes in large batches: without a limit its WAL
+		// keeps the size of the largest one (often more than the
+		// database) after every checkpoint.
+		q.Add("_pragma", "journal_size_limit(4194304)")
 	} else {
 		q.Add("_pragma", "synchronous(FULL)")
 	}

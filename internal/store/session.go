@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"time"
 )
 
@@ -129,10 +130,62 @@ const (
 // needs. The folder must belong to the mailbox. The yielded value and its
 // slices are reused: keep nothing past the loop step.
 func (m *Mailbox) Fetch(ctx context.Context, folder int64, first, last uint32, cols FetchCols) iter.Seq2[*MessageMeta, error] {
+	sel, from := fetchColumns(cols)
+	query := `SELECT ` + sel + from + ` WHERE m.folder_id=? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`
+	return m.fetch(ctx, folder, cols, query, folder, int64(first), int64(last))
+}
+
+// FetchUIDs is Fetch for the messages of a folder with the given UIDs
+// (in any order; those no longer there are left out), in UID order.
+func (m *Mailbox) FetchUIDs(ctx context.Context, folder int64, uids []uint32, cols FetchCols) iter.Seq2[*MessageMeta, error] {
+	sel, from := fetchColumns(cols)
+	query := `SELECT ` + sel + from + ` WHERE m.folder_id=? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`
+	return m.fetch(ctx, folder, cols, query, folder, jsonArray(uids))
+}
+
+// UIDsOf returns, in order, the UIDs of the messages of a folder whose
+// body is one of bodies or whose MODSEQ is at least modseq: what a search
+// narrowed by the full-text index must look at. It reads the body and
+// MODSEQ indexes only, never the rest of the folder.
+func (m *Mailbox) UIDsOf(ctx context.Context, folder int64, bodies []int64, modseq int64) ([]uint32, error) {
+	if _, err := m.FolderByID(ctx, folder); err != nil {
+		return nil, err
+	}
+	rows, err := m.sh.db.Read.QueryContext(ctx, `SELECT uid FROM messages WHERE folder_id=?1 AND body_id IN (SELECT value FROM json_each(?2))
+		UNION SELECT uid FROM messages WHERE folder_id=?1 AND modseq >= ?3 ORDER BY 1`, folder, jsonArray(bodies), modseq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var uids []uint32
+	for rows.Next() {
+		var uid int64
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		uids = append(uids, uint32(uid))
+	}
+	return uids, rows.Err()
+}
+
+// jsonArray renders integers as a JSON array, for json_each.
+func jsonArray[T int64 | uint32](v []T) string {
+	b := make([]byte, 0, 8*len(v)+2)
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(append(b, ']'))
+}
+
+func fetchColumns(cols FetchCols) (sel, from string) {
 	meta := cols&FetchMeta != 0
 	hash := meta || cols&FetchHash != 0
-	sel := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.save_date, m.size, m.body_id`
-	from := ` FROM messages m`
+	sel = `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.save_date, m.size, m.body_id`
+	from = ` FROM messages m`
 	if hash {
 		sel += `, b.hash`
 		from += ` JOIN bodies b ON b.id = m.body_id`
@@ -140,13 +193,18 @@ func (m *Mailbox) Fetch(ctx context.Context, folder int64, first, last uint32, c
 	if meta {
 		sel += `, b.meta`
 	}
-	query := `SELECT ` + sel + from + ` WHERE m.folder_id=? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`
+	return sel, from
+}
+
+func (m *Mailbox) fetch(ctx context.Context, folder int64, cols FetchCols, query string, args ...any) iter.Seq2[*MessageMeta, error] {
+	meta := cols&FetchMeta != 0
+	hash := meta || cols&FetchHash != 0
 	return func(yield func(*MessageMeta, error) bool) {
 		if _, err := m.FolderByID(ctx, folder); err != nil {
 			yield(nil, err)
 			return
 		}
-		rows, err := m.sh.db.Read.QueryContext(ctx, query, folder, int64(first), int64(last))
+		rows, err := m.sh.db.Read.QueryContext(ctx, query, args...)
 		if err != nil {
 			yield(nil, err)
 			return

@@ -9,9 +9,9 @@ import "github.com/petrelmail/petrel/internal/fts"
 // message the index keeps: the condition only narrows, it never decides.
 //
 // Which index column holds what a key compares (see fts.Doc): BODY is in
-// the body column; SUBJECT, FROM, TO, CC, BCC and HEADER in the header
-// column (per-field decoded header and the envelope renderings); TEXT in
-// either.
+// the body texts; HEADER in the header (per-field decoded); SUBJECT, FROM,
+// TO, CC and BCC in the fields (the envelope renderings); TEXT in the
+// header or the body.
 func (mt *Matcher) IndexCond() (fts.Cond, bool) { return indexCond(&mt.root) }
 
 func indexCond(n *node) (fts.Cond, bool) {
@@ -26,7 +26,9 @@ func indexCond(n *node) (fts.Cond, bool) {
 		return term(fts.ColBody)
 	case opText:
 		return term(fts.ColAny)
-	case opSubject, opAddr, opHeader:
+	case opSubject, opAddr:
+		return term(fts.ColFields)
+	case opHeader:
 		return term(fts.ColHeader)
 	case opAnd:
 		var kids []fts.Cond
