@@ -41,6 +41,9 @@ var migrations = []string{
 type Index struct {
 	db    *sqlite.DB
 	stale atomic.Bool // holds another format (checkFormat)
+	// workers is how many goroutines compute tokens and compressed
+	// texts in Apply (SetWorkers; 0: GOMAXPROCS).
+	workers atomic.Int32
 
 	closeOnce sync.Once
 	closeErr  error
@@ -128,6 +131,10 @@ func (ix *Index) checkFormat(ctx context.Context) error {
 	return nil
 }
 
+// SetWorkers sets how many goroutines Apply uses to compute the tokens
+// and compressed texts of a batch (0: one per CPU).
+func (ix *Index) SetWorkers(n int) { ix.workers.Store(int32(n)) }
+
 // Stale reports whether the index holds another format than this
 // program's: it must be emptied (Reset) and indexed again.
 func (ix *Index) Stale() bool { return ix.stale.Load() }
@@ -193,13 +200,13 @@ type prepared struct {
 // prepare computes the tokens and the compressed text of every entry on
 // all CPUs, in the order of the entries, so that the caller can write the
 // first ones while the next are computed: it waits for out[i].done.
-func prepare(put []Entry) []prepared {
+func prepare(put []Entry, workers int) []prepared {
 	out := make([]prepared, len(put))
 	for i := range out {
 		out[i].done = make(chan struct{})
 	}
 	var next atomic.Int64
-	for range min(runtime.GOMAXPROCS(0), len(put)) {
+	for range min(max(1, workers), len(put)) {
 		go func() {
 			var g gramSet
 			for {
@@ -225,7 +232,11 @@ func prepare(put []Entry) []prepared {
 // Apply is therefore idempotent: applying a batch again has no further
 // effect.
 func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName string, cursor int64) error {
-	prep := prepare(put)
+	workers := int(ix.workers.Load())
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	prep := prepare(put, workers)
 	tx, err := ix.db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return err

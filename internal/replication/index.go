@@ -39,7 +39,13 @@ type indexConsumer struct {
 }
 
 func newIndexConsumer(sh *store.Shard, blobs *blob.Store, ix *fts.Index) *indexConsumer {
-	return &indexConsumer{shard: sh, blobs: blobs, ix: ix, workers: runtime.GOMAXPROCS(0)}
+	// Half the CPUs (at least one) extract and tokenise new mail, so
+	// that indexing under a steady delivery load leaves the others to
+	// the deliveries (rebuild and reindex too: they run while the server
+	// serves).
+	w := max(1, runtime.GOMAXPROCS(0)/2)
+	ix.SetWorkers(w)
+	return &indexConsumer{shard: sh, blobs: blobs, ix: ix, workers: w}
 }
 
 func (c *indexConsumer) Name() string { return "index" }

@@ -46,7 +46,12 @@ type Options struct {
 	Poll time.Duration
 	// Coalesce is how long the index consumer waits after being woken
 	// by a new entry before reading the log, so that entries arriving
-	// together are applied together (default 20ms; negative: no wait).
+	// together are applied together (default 200ms; negative: no wait).
+	// A search never waits for the index (it reads the messages past
+	// its watermark itself), so the wait costs searches a little time,
+	// never a result; and each batch is one FTS5 segment, so small
+	// batches under a steady delivery load cost merges and disk flushes
+	// that deliveries then wait for.
 	Coalesce time.Duration
 	// Consumers returns the consumers of a shard other than the search
 	// index (live-session notifications), or nil.
@@ -85,7 +90,7 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Manager, error) 
 		opts.RestartDelay = time.Second
 	}
 	if opts.Coalesce == 0 {
-		opts.Coalesce = 20 * time.Millisecond
+		opts.Coalesce = 200 * time.Millisecond
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = 2 * time.Second

@@ -49,6 +49,11 @@ type DB struct {
 // into the database file.
 const checkpointEvery = 250 * time.Millisecond
 
+// rebuildableCheckpointEvery is the same for rebuildable databases: each
+// checkpoint of the search index writes and fsyncs many pages, which
+// delayed deliveries' fsyncs when it ran four times a second.
+const rebuildableCheckpointEvery = 2 * time.Second
+
 // Options are the settings that differ between databases.
 type Options struct {
 	// Rebuildable is for databases that hold nothing that cannot be
@@ -133,7 +138,11 @@ func OpenWith(ctx context.Context, path string, migrations []string, o Options) 
 	}
 	c.SetMaxOpenConns(1)
 	db := &DB{Write: w, Read: r, Path: path, checkpoint: c, stop: make(chan struct{}), stopped: make(chan struct{})}
-	go db.checkpointer()
+	every := checkpointEvery
+	if o.Rebuildable {
+		every = rebuildableCheckpointEvery
+	}
+	go db.checkpointer(every)
 	return db, nil
 }
 
@@ -141,9 +150,9 @@ func OpenWith(ctx context.Context, path string, migrations []string, o Options) 
 // PASSIVE checkpoints, which never block the writer or readers, from a
 // connection of its own. When the WAL has grown large (a long-running
 // reader held it back), it restarts it so that it does not grow forever.
-func (db *DB) checkpointer() {
+func (db *DB) checkpointer(every time.Duration) {
 	defer close(db.stopped)
-	tick := time.NewTicker(checkpointEvery)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
