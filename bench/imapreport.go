@@ -64,6 +64,22 @@ func (r *imapReport) failed() bool {
 	return false
 }
 
+// failedTarget tells whether the named server failed to prepare or
+// failed the workload.
+func (r *imapReport) failedTarget(name string) bool {
+	for _, t := range r.targets {
+		if t.failed != "" && t.name == name {
+			return true
+		}
+	}
+	for _, rec := range r.records {
+		if rec.err != nil && rec.target == name {
+			return true
+		}
+	}
+	return false
+}
+
 // warm returns the runs after the first.
 func warm(runs []fetchRun) []fetchRun {
 	if len(runs) < 2 {
