@@ -41,6 +41,7 @@ type DB struct {
 	Path string
 
 	checkpoint *sql.DB
+	truncate   bool // truncate the WAL once checkpointed (Rebuildable)
 	stop       chan struct{}
 	stopped    chan struct{}
 }
@@ -141,6 +142,7 @@ func OpenWith(ctx context.Context, path string, migrations []string, o Options) 
 	every := checkpointEvery
 	if o.Rebuildable {
 		every = rebuildableCheckpointEvery
+		db.truncate = true
 	}
 	go db.checkpointer(every)
 	return db, nil
@@ -166,6 +168,13 @@ func (db *DB) checkpointer(every time.Duration) {
 		}
 		if logFrames > 20000 && done == logFrames {
 			db.checkpoint.Exec("PRAGMA wal_checkpoint(RESTART)")
+		}
+		// A rebuildable database written in large batches (the search
+		// index) is left with a WAL as large as its last burst once it
+		// is checkpointed; journal_size_limit would trim it only at the
+		// next write, which may be long in coming. Truncate it now.
+		if db.truncate && logFrames > 256 && done == logFrames {
+			db.checkpoint.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		}
 	}
 }
