@@ -51,7 +51,7 @@ type benchCorpus struct {
 
 var (
 	corpusOnce sync.Once
-	corpus     benchCorpus
+	benchSet   benchCorpus
 )
 
 func loadBench(b *testing.B) *benchCorpus {
@@ -59,7 +59,7 @@ func loadBench(b *testing.B) *benchCorpus {
 	msgs := loadCorpus(b) // skips when the corpus is not cached
 	corpusOnce.Do(func() {
 		msgs = msgs[:min(len(msgs), benchMessages)]
-		c := &corpus
+		c := &benchSet
 		c.raw = msgs
 		c.docs = extractAll(msgs, runtime.GOMAXPROCS(0))
 		for _, m := range msgs {
@@ -67,7 +67,7 @@ func loadBench(b *testing.B) *benchCorpus {
 		}
 		c.byOcc, c.byVocab = sampleTerms(c.docs)
 	})
-	return &corpus
+	return &benchSet
 }
 
 func extractAll(msgs [][]byte, workers int) []Doc {
