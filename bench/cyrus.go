@@ -30,8 +30,8 @@ import (
 // Master starts as root and runs every service as the `cyrus` user that
 // cyrus-common creates.
 type cyrusTarget struct {
-	root     string
-	cache    string
+	root  string
+	cache string
 	// idleMax caps the idle connections (each is an imapd process:
 	// opening 1,000 took 4 minutes here).
 	idleMax  int
@@ -117,7 +117,9 @@ func (t *cyrusTarget) Setup() string {
 }
 
 // IMAPSetup describes the IMAP side of the configuration.
-func (t *cyrusTarget) IMAPSetup() string { return "no TLS, LOGIN over plaintext (`allowplaintext: yes`)" }
+func (t *cyrusTarget) IMAPSetup() string {
+	return "no TLS, LOGIN over plaintext (`allowplaintext: yes`)"
+}
 
 func (t *cyrusTarget) missing() []string {
 	var m []string

@@ -31,8 +31,8 @@ type dovecotTarget struct {
 	version    string
 	// xapianVersion is the dovecot-fts-xapian package version.
 	xapianVersion string
-	uid, gid   int
-	fsync      string // effective mail_fsync, from doveconf
+	uid, gid      int
+	fsync         string // effective mail_fsync, from doveconf
 	// fsyncAlways sets mail_fsync = always: Dovecot then fsyncs folders
 	// and index files too, the durability Petrel gives every delivery.
 	fsyncAlways bool

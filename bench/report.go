@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	lmtpBegin = "<!-- bench:lmtp:begin -->"
-	lmtpEnd   = "<!-- bench:lmtp:end -->"
+	lmtpBegin   = "<!-- bench:lmtp:begin -->"
+	lmtpEnd     = "<!-- bench:lmtp:end -->"
 	imapBegin   = "<!-- bench:imap:begin -->"
 	imapEnd     = "<!-- bench:imap:end -->"
 	searchBegin = "<!-- bench:search:begin -->"
