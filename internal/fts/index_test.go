@@ -3,6 +3,7 @@ package fts
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -364,5 +365,51 @@ func TestDocsCancel(t *testing.T) {
 	})
 	if err == nil || n == len(ids) {
 		t.Errorf("Docs after cancel: %d docs, err %v", n, err)
+	}
+}
+
+// TestApplyLoad checks entries whose Doc comes from Load: loaded ones are
+// indexed as if given, one whose body is gone changes nothing (an entry
+// already under its ID stays), and a failing Load fails the whole Apply.
+func TestApplyLoad(t *testing.T) {
+	ctx := context.Background()
+	ix, _ := openTest(t)
+	if err := ix.Apply(ctx, []Entry{entry(3, "gamma stays")}, nil, "c", 1); err != nil {
+		t.Fatal(err)
+	}
+	lazy := func(e Entry) Entry {
+		d := e.Doc
+		e.Doc = Doc{}
+		e.Load = func() (Doc, bool, error) { return d, true, nil }
+		return e
+	}
+	gone := Entry{BodyID: 3, Hash: sha256.Sum256([]byte("other")), Load: func() (Doc, bool, error) { return Doc{}, false, nil }}
+	ix.SetWorkers(2)
+	if err := ix.Apply(ctx, []Entry{lazy(entry(1, "alpha loaded")), gone, lazy(entry(2, "beta loaded"))}, nil, "c", 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, ix, "loaded"); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("loaded entries: candidates %v, want [1 2]", got)
+	}
+	if got := query(t, ix, "gamma"); !slices.Equal(got, []int64{3}) {
+		t.Errorf("entry of a gone body: candidates %v, want [3] (left as it was)", got)
+	}
+	if d := docsOf(t, ix, []int64{1}); !d[1].MatchBody("alpha loaded") {
+		t.Errorf("stored text of a loaded entry: %+v", d[1])
+	}
+	boom := errors.New("disk on fire")
+	bad := Entry{BodyID: 4, Load: func() (Doc, bool, error) { return Doc{}, false, boom }}
+	err := ix.Apply(ctx, []Entry{lazy(entry(5, "delta never")), bad}, []int64{1}, "c", 3)
+	if !errors.Is(err, boom) {
+		t.Fatalf("Apply with a failing Load = %v, want %v", err, boom)
+	}
+	if got := query(t, ix, "delta"); len(got) != 0 {
+		t.Errorf("failed Apply wrote %v", got)
+	}
+	if got := query(t, ix, "alpha"); !slices.Equal(got, []int64{1}) {
+		t.Errorf("failed Apply removed body 1: %v", got)
+	}
+	if c, err := ix.Cursor(ctx, "c"); err != nil || c != 2 {
+		t.Errorf("cursor after the failed Apply = %d, %v; want 2", c, err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"io/fs"
 	"runtime"
 	"slices"
-	"sync"
+	"sync/atomic"
 
 	"github.com/petrelmail/petrel/internal/blob"
 	"github.com/petrelmail/petrel/internal/fts"
@@ -32,20 +32,30 @@ const cursorName = "changelog"
 // converges, and a body ID reused for a new body (the entry of its
 // deletion came first) is told apart by its hash.
 type indexConsumer struct {
-	shard   *store.Shard
-	blobs   *blob.Store
-	ix      *fts.Index
-	workers int
+	shard *store.Shard
+	blobs *blob.Store
+	ix    *fts.Index
 }
 
 func newIndexConsumer(sh *store.Shard, blobs *blob.Store, ix *fts.Index) *indexConsumer {
-	// Half the CPUs (at least one) extract and tokenise new mail, so
-	// that indexing under a steady delivery load leaves the others to
-	// the deliveries (rebuild and reindex too: they run while the server
-	// serves).
-	w := max(1, runtime.GOMAXPROCS(0)/2)
-	ix.SetWorkers(w)
-	return &indexConsumer{shard: sh, blobs: blobs, ix: ix, workers: w}
+	return &indexConsumer{shard: sh, blobs: blobs, ix: ix}
+}
+
+// catchUpBodies is the number of new bodies in one batch from which the
+// index counts as behind (a rebuild, a restart after a while, a bulk
+// import): it then extracts and tokenises on every CPU. Below, as under a
+// steady delivery load (a few hundred bodies per second in batches of at
+// least 200 ms), it uses half the CPUs (at least one) and leaves the
+// others to the deliveries.
+const catchUpBodies = 500
+
+// workersFor returns how many goroutines extract and tokenise a batch of
+// n new bodies.
+func workersFor(n int) int {
+	if n >= catchUpBodies {
+		return runtime.GOMAXPROCS(0)
+	}
+	return max(1, runtime.GOMAXPROCS(0)/2)
 }
 
 func (c *indexConsumer) Name() string { return "index" }
@@ -111,70 +121,30 @@ func (c *indexConsumer) sync(ctx context.Context, ids []int64, force bool, curso
 			todo = append(todo, b)
 		}
 	}
-	put, missing, err := c.extract(ctx, todo)
-	if err != nil {
-		return res, err
+	// Each body is read and extracted by one of Apply's workers
+	// (fts.Entry.Load), so that extracting the next bodies overlaps
+	// writing the first ones.
+	var missing atomic.Int64
+	put := make([]fts.Entry, len(todo))
+	for i, b := range todo {
+		put[i] = fts.Entry{BodyID: b.ID, Hash: b.Hash, Load: func() (fts.Doc, bool, error) {
+			doc, err := c.document(b)
+			if errors.Is(err, fs.ErrNotExist) {
+				// The collector removed the file after the body's
+				// deletion, which a later entry records.
+				missing.Add(1)
+				return fts.Doc{}, false, nil
+			}
+			return doc, err == nil, err
+		}}
 	}
+	c.ix.SetWorkers(workersFor(len(todo)))
 	if err := c.ix.Apply(ctx, put, del, cursorName, cursor); err != nil {
 		return res, err
 	}
-	res.Indexed, res.Removed, res.Missing = len(put), len(del), missing
+	m := int(missing.Load())
+	res.Indexed, res.Removed, res.Missing = len(put)-m, len(del), m
 	return res, nil
-}
-
-// extract reads and extracts the searchable text of bodies, on as many
-// goroutines as there are cores. A body whose file is gone (the collector
-// removed it after its deletion, which a later entry records) is skipped
-// and counted.
-func (c *indexConsumer) extract(ctx context.Context, bodies []store.BodyRef) ([]fts.Entry, int, error) {
-	out := make([]fts.Entry, len(bodies))
-	ok := make([]bool, len(bodies))
-	errs := make([]error, len(bodies))
-	var next int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range min(c.workers, len(bodies)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= len(bodies) || ctx.Err() != nil {
-					return
-				}
-				doc, err := c.document(bodies[i])
-				if errors.Is(err, fs.ErrNotExist) {
-					continue
-				}
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				out[i] = fts.Entry{BodyID: bodies[i].ID, Hash: bodies[i].Hash, Doc: doc}
-				ok[i] = true
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, 0, err
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, 0, err
-	}
-	put := out[:0]
-	missing := 0
-	for i := range out {
-		if ok[i] {
-			put = append(put, out[i])
-		} else {
-			missing++
-		}
-	}
-	return put, missing, nil
 }
 
 // document reads one body and extracts its searchable text.

@@ -169,6 +169,9 @@ func (m *Manager) Start(ctx context.Context) {
 // the lease it waits.
 func (m *Manager) supervise(ctx context.Context, shard int) {
 	label := strconv.Itoa(shard)
+	// The shard's counters exist from the start, at 0, so that a rate
+	// over them is defined before the first message is replicated.
+	metricMessages.WithLabelValues(label).Add(0)
 	for ctx.Err() == nil {
 		l, err := acquireLease(m.opts.DataDir, shard)
 		if err != nil {
