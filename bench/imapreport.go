@@ -248,11 +248,11 @@ func (r *imapReport) markdown() string {
 	okRec := func(rec *imapRecord) bool { return rec != nil && rec.err == nil }
 
 	// APPEND.
-	w("\n### APPEND rate (the first %d messages, one per APPEND)\n\n", c.appendN)
-	r.fillTable(&b, func(rec *imapRecord) *fillResult { return rec.fill })
+	w("\n### APPEND rate (the first %d messages, one per APPEND, in %d rounds)\n\n", c.appendN, min(appendRounds, c.appendN))
+	r.fillTable(&b, func(rec *imapRecord) *fillResult { return rec.fill }, func(rec *imapRecord) []*fillResult { return rec.fillRounds })
 	if r.anyBulk() {
 		w("\n### MULTIAPPEND (the other messages, %d per APPEND command)\n\n", c.batch)
-		r.fillTable(&b, func(rec *imapRecord) *fillResult { return rec.bulk })
+		r.fillTable(&b, func(rec *imapRecord) *fillResult { return rec.bulk }, nil)
 	}
 
 	// Summary FETCH.
@@ -400,8 +400,8 @@ func (r *imapReport) markdown() string {
 	// Other CPU is given over the APPEND and over all the FETCH runs
 	// together.
 	for _, rec := range r.records {
-		if rec.fill != nil {
-			w("| %s | APPEND × %d | 1 | %.2f s | %.2f | %.1f s | %s |\n", rec.target, rec.fill.messages, rec.fill.elapsed.Seconds(), rec.fill.mbPerSec(), rec.fill.serverCPU, fmtOther(rec.fill.foreign))
+		for i, f := range rec.fillRounds {
+			w("| %s | APPEND × %d | %d | %.2f s | %.2f | %.1f s | %s |\n", rec.target, f.messages, i+1, f.elapsed.Seconds(), f.mbPerSec(), f.serverCPU, fmtOther(f.foreign))
 		}
 		if rec.bulk != nil {
 			w("| %s | MULTIAPPEND × %d (%d commands) | 1 | %.2f s | %.2f | %.1f s | %s |\n", rec.target, rec.bulk.messages, rec.bulk.commands,
@@ -458,13 +458,31 @@ func (r *imapReport) anyBulk() bool {
 
 // fillTable writes the table of one part of the fill (APPEND or
 // MULTIAPPEND).
-func (r *imapReport) fillTable(b *strings.Builder, part func(*imapRecord) *fillResult) {
+// fillTable writes the table of one part of the fill. With rounds (the
+// timed single APPENDs), msg/s is the median of the rounds' rates with
+// their spread, and Petrel's advantage the ratio of the medians; without,
+// the rate of the whole part.
+func (r *imapReport) fillTable(b *strings.Builder, part func(*imapRecord) *fillResult, rounds func(*imapRecord) []*fillResult) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	w("| Server | messages | time | msg/s | MB/s | server CPU/msg | other CPU | Petrel's advantage |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	rateHead := "msg/s"
+	if rounds != nil {
+		rateHead = "msg/s (median of the rounds, min–max)"
+	}
+	w("| Server | messages | time | %s | MB/s | server CPU/msg | other CPU | Petrel's advantage |\n|---|---:|---:|---:|---:|---:|---:|---:|\n", rateHead)
+	rate := func(rec *imapRecord) spread {
+		if rounds == nil {
+			return spreadOf([]float64{part(rec).msgsPerSec()})
+		}
+		var xs []float64
+		for _, f := range rounds(rec) {
+			xs = append(xs, f.msgsPerSec())
+		}
+		return spreadOf(xs)
+	}
 	var pr float64
 	pn := 0
 	if p := r.record("Petrel"); p != nil && part(p) != nil && part(p).failures == 0 {
-		pr, pn = part(p).msgsPerSec(), part(p).messages
+		pr, pn = rate(p).med, part(p).messages
 	}
 	for _, row := range r.rows() {
 		t, rec := row.t, row.rec
@@ -481,9 +499,10 @@ func (r *imapReport) fillTable(b *strings.Builder, part func(*imapRecord) *fillR
 			continue
 		}
 		cpu := fmtMs(f.serverCPU * 1000 / float64(f.messages))
+		rs := rate(rec)
 		// Rates: Petrel's advantage is petrel/peer, on the same count only.
-		adv := ratioCell(t.name, f.msgsPerSec(), pr, pn == f.messages)
-		w("| %s | %d | %.1f s | %s | %.2f | %s | %s | %s |\n", t.name, f.messages, f.elapsed.Seconds(), fmtRate(f.msgsPerSec()), f.mbPerSec(), cpu, fmtOther(f.foreign), adv)
+		adv := ratioCell(t.name, rs.med, pr, pn == f.messages)
+		w("| %s | %d | %.1f s | %s | %.2f | %s | %s | %s |\n", t.name, f.messages, f.elapsed.Seconds(), rs.format(fmtRate), f.mbPerSec(), cpu, fmtOther(f.foreign), adv)
 	}
 }
 
@@ -532,9 +551,9 @@ func (r *imapReport) fillText() string {
 		bulk = fmt.Sprintf(" The other %d messages are then added by MULTIAPPEND (RFC 3502: one APPEND command with %d messages, each a LITERAL+ literal), "+
 			"on the same %d connections, timed apart (a quicker fill of the rest of the mailbox, and a figure of its own).", c.messages-c.appendN, c.batch, c.conns)
 	}
-	return fmt.Sprintf("- **APPEND rate:** the first %d messages, %d connections, each with one APPEND in flight at a time (no pipelining), with a non-synchronizing literal (LITERAL+, RFC 7888) "+
-		"when the server offers it, no flags, no date; from the first APPEND sent to the last tagged OK.%s The mailbox is then checked (SELECT) to hold exactly the messages appended.\n",
-		c.appendN, c.conns, bulk)
+	return fmt.Sprintf("- **APPEND rate:** the first %d messages in %d rounds of about %d, each round on %d fresh connections, each with one APPEND in flight at a time (no pipelining), with a non-synchronizing literal (LITERAL+, RFC 7888) "+
+		"when the server offers it, no flags, no date; a round is timed from its first APPEND sent to its last tagged OK, and the rate is the median of the rounds (min–max).%s The mailbox is then checked (SELECT) to hold exactly the messages appended.\n",
+		c.appendN, min(appendRounds, c.appendN), c.appendN/max(1, min(appendRounds, c.appendN)), c.conns, bulk)
 }
 
 // openCell is the open time of the idle connections, with their number

@@ -100,7 +100,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.indexTimeout, "index-timeout", 5*time.Minute, "search: longest wait for a full-text index to catch up or be built (1m with --smoke)")
 	fs.Float64Var(&o.lagRate, "lag-rate", 500, "lag: LMTP messages per second offered (100 with --smoke)")
 	fs.DurationVar(&o.lagDuration, "lag-duration", 20*time.Second, "lag: length of the steady delivery load (1s with --smoke)")
-	fs.IntVar(&o.lagConns, "lag-conns", 8, "lag: LMTP connections (4 with --smoke)")
+	fs.IntVar(&o.lagConns, "lag-conns", 20, "lag: LMTP connections, as many as Postfix opens to one destination by default (4 with --smoke)")
 	fs.DurationVar(&o.lagDrain, "lag-drain", 5*time.Second, "lag: time the last probe has to be found after the load (2s with --smoke)")
 	fs.DurationVar(&o.lagSearchTimeout, "lag-search-timeout", 10*time.Second, "lag: a SEARCH without an answer after this ends the probing (5s with --smoke)")
 	fs.BoolVar(&o.installPeers, "install-peers", false, "apt-get install missing peer servers (root only)")

@@ -507,7 +507,7 @@ func TestSearchReportMarkdown(t *testing.T) {
 		return r
 	}
 	petrel := imapRecord{target: "Petrel", messages: 12000, expected: 60e6, disk: 100 << 20, indexDisk: 20e6,
-		index:  &indexResult{available: true, messages: 12000, elapsed: 4 * time.Second, afterFill: 500 * time.Millisecond},
+		index:  &indexResult{available: true, messages: 12000, elapsed: 4 * time.Second, afterFill: 500 * time.Millisecond, rebuild: 5 * time.Second, rebuilds: []time.Duration{6 * time.Second, 5 * time.Second, 4 * time.Second}, sizeAfterFill: 25 << 20},
 		search: runs(5, 7, 6, 1, 1),
 		lag:    &lagResult{offered: 500, due: 10000, delivered: 10000, elapsed: 20 * time.Second, lags: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}, probes: 2, searches: 3, searchTime: 30 * time.Millisecond, latencies: []time.Duration{time.Millisecond}}}
 	dovecot := imapRecord{target: "Dovecot", messages: 12000, expected: 60e6, disk: 90 << 20, indexDisk: -1,
@@ -528,7 +528,7 @@ func TestSearchReportMarkdown(t *testing.T) {
 		records: []imapRecord{petrel, dovecot, fsync, xapian}, search: true, lag: true}
 	md := r.searchMarkdown()
 	for _, want := range []string{
-		"| Petrel | 12000 | 60.0 MB | backlog 0 4.00 s after the first APPEND, 500 ms after the last | 3000 | 19.1 MiB | 0.33 | 100.0 MiB | 8.5 KiB |",
+		"| Petrel | 12000 | 60.0 MB | rebuilt from nothing 3 times: 5.00 s (4.00 s–6.00 s); during the fill: backlog 0 4.00 s after the first APPEND, 500 ms after the last (3000 msg/s) | 2400 (2000–3000) | 19.1 MiB (after the fill: 25.0 MiB) | 0.33 | 100.0 MiB | 8.5 KiB |",
 		"| Dovecot | 12000 | 60.0 MB | none (no full-text index) | – | – | – | 90.0 MiB | 7.7 KiB |",
 		"| Dovecot fts-xapian | 1000 | 5.0 MB | `doveadm index`: 40.00 s | 25.0 |",
 		"| Petrel | 12000 | 5.00 ms / 7.00 ms (2) | 6.00 ms / 6.00 ms (1) |",
@@ -541,7 +541,7 @@ func TestSearchReportMarkdown(t *testing.T) {
 		"| Petrel | 10000 of 10000 | 500 | 1.00 ms / 1.00 ms | 2 | 2 | 20.0 ms | 40.0 ms | 40.0 ms | 3 (10.0 ms) |",
 		"| Dovecot | 6000 of 10000 | 300 (not sustained) |",
 		"| > 10.00 s | > 10.00 s |",
-		"Indexing at least 2000 messages/s: met (3000 msg/s",
+		"Indexing at least 2000 messages/s: met (2400 msg/s rebuilding the index of the 12000 messages from nothing, the median of 3 rebuilds; during the fill, a lower bound, 3000 msg/s).",
 		"Index at most half the mail volume: met (0.33).",
 		"SEARCH TEXT p50 at most 20 ms: met (5.00 ms over 2 queries).",
 		"Lag p99 at most 1 s at 500 deliveries/s: met (p99 40.0 ms over 2 probes, 0 not found; 500 deliveries/s delivered of 500 offered).",
