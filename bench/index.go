@@ -108,6 +108,12 @@ func (t *petrelTarget) IndexAfterFill(ctx context.Context, _ string, n int, fill
 			res.available = true
 			res.elapsed = now.Sub(fillStart)
 			res.afterFill = now.Sub(fillEnd)
+			// As after the rebuild: let the index's periodic
+			// checkpoint (every 2 s) fold its write-ahead log in
+			// before taking its size.
+			if err := sleepCtx(ctx, 3*time.Second); err != nil {
+				return res, err
+			}
 			if res.sizeAfterFill, err = t.IndexSize(); err != nil {
 				res.sizeAfterFill = -1
 			}
