@@ -282,7 +282,12 @@ func (t *cyrusTarget) Start(ctx context.Context) error {
 		return err
 	}
 	t.dir = dir
-	for _, d := range []string{"config", "spool", "run/proc", "run/lock", "run/socket"} {
+	// spool/stage. is where lmtpd spools a message before linking it
+	// into the recipients' mailboxes; Cyrus creates it at the first
+	// delivery, and concurrent first deliveries of a fresh instance
+	// sometimes failed an assertion (imap/append.c: 932: stage != NULL &&
+	// stage->parts.count, "421 Internal error"). Made here, they do not.
+	for _, d := range []string{"config", "spool", "spool/stage.", "run/proc", "run/lock", "run/socket"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
 			return err
 		}
