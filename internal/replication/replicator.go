@@ -395,6 +395,10 @@ func (r *replicator) applyNext(c Consumer, cursor *int64, log *slog.Logger) (int
 	if c == Consumer(r.index) {
 		r.cursor.Store(last)
 		metricMessages.WithLabelValues(r.label).Add(float64(messages))
+		// The backlog and lag gauges follow each batch, not only the
+		// heartbeat's second: a scrape right after the index caught up
+		// says so.
+		r.gauges()
 		r.minuteMu.Lock()
 		r.minutes[time.Now().Unix()/60] += int64(messages)
 		r.minuteMu.Unlock()
