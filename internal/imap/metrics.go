@@ -40,7 +40,7 @@ var (
 	})
 	metricLogins = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "petrel_imap_logins_total",
-		Help: "IMAP authentications by result (ok, failed, disabled).",
+		Help: "IMAP authentications by result (ok, failed, disabled, throttled: refused unchecked by the failed-login throttle).",
 	}, []string{"result"})
 )
 
