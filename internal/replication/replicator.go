@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -468,9 +469,11 @@ func (r *replicator) heartbeat() {
 		n++
 		select {
 		case <-r.ctx.Done():
-			// Keep the count of the last seconds.
+			// Keep the count of the last seconds. A copy: the
+			// follower may still be finishing a batch and add to the
+			// map.
 			r.minuteMu.Lock()
-			minutes := r.minutes
+			minutes := maps.Clone(r.minutes)
 			r.minuteMu.Unlock()
 			if len(minutes) > 0 {
 				r.m.state.beat(context.WithoutCancel(r.ctx), r.shard.Index, os.Getpid(), r.started, minutes)
