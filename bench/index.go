@@ -55,28 +55,36 @@ type indexResult struct {
 	afterFill time.Duration // Petrel: caught up this long after the fill's last OK
 	polls     int
 	// Petrel: the index rebuilt from nothing after the fill (rebuildIndex),
-	// the figure comparable with doveadm index; 0 when not measured, with
-	// rebuildNote saying why.
-	rebuild       time.Duration   // the median of rebuilds
-	rebuilds      []time.Duration // each rebuild, in order
+	// the figure comparable with doveadm index, each rebuild in order;
+	// none when not measured, with rebuildNote saying why.
+	rebuilds      []time.Duration
 	rebuildNote   string
 	sizeAfterFill int64 // Petrel: du of the index before the rebuild, -1 unknown
 }
 
-// rate is the indexing rate: of the median rebuild when there was one,
-// else of the indexing that elapsed measures.
+// rate is the indexing rate: the median of the rebuilds when there were
+// some, else that of the indexing that elapsed measures.
 func (r *indexResult) rate() float64 {
-	if r.rebuild > 0 {
-		return perSec(float64(r.messages), r.rebuild)
+	if len(r.rebuilds) > 0 {
+		return r.rebuildRates().med
 	}
-	return perSec(float64(r.messages), r.elapsed)
+	return r.fillRate()
 }
 
 // rebuildRates is the spread of the rates of the rebuilds.
 func (r *indexResult) rebuildRates() spread {
+	return r.rebuildSpread(func(d time.Duration) float64 { return perSec(float64(r.messages), d) })
+}
+
+// rebuildTimes is the spread of the times of the rebuilds, in nanoseconds.
+func (r *indexResult) rebuildTimes() spread {
+	return r.rebuildSpread(func(d time.Duration) float64 { return float64(d) })
+}
+
+func (r *indexResult) rebuildSpread(f func(time.Duration) float64) spread {
 	xs := make([]float64, len(r.rebuilds))
 	for i, d := range r.rebuilds {
-		xs[i] = perSec(float64(r.messages), d)
+		xs[i] = f(d)
 	}
 	return spreadOf(xs)
 }
@@ -108,10 +116,7 @@ func (t *petrelTarget) IndexAfterFill(ctx context.Context, _ string, n int, fill
 			res.available = true
 			res.elapsed = now.Sub(fillStart)
 			res.afterFill = now.Sub(fillEnd)
-			// As after the rebuild: let the index's periodic
-			// checkpoint (every 2 s) fold its write-ahead log in
-			// before taking its size.
-			if err := sleepCtx(ctx, 3*time.Second); err != nil {
+			if err := sleepCtx(ctx, indexSettle); err != nil {
 				return res, err
 			}
 			if res.sizeAfterFill, err = t.IndexSize(); err != nil {
@@ -126,6 +131,11 @@ func (t *petrelTarget) IndexAfterFill(ctx context.Context, _ string, n int, fill
 		}
 	}
 }
+
+// indexSettle is the wait after the index caught up (after the fill and
+// after each rebuild) before its size is taken: its periodic checkpoint
+// (every 2 s) then has folded the write-ahead log into the database.
+const indexSettle = 3 * time.Second
 
 // messagesMetric counts the messages a replicator has indexed since the
 // process started, per shard.
@@ -146,11 +156,6 @@ func (t *petrelTarget) rebuildIndex(ctx context.Context, n int, res *indexResult
 		}
 		res.rebuilds = append(res.rebuilds, d)
 	}
-	xs := make([]float64, len(res.rebuilds))
-	for i, d := range res.rebuilds {
-		xs[i] = float64(d)
-	}
-	res.rebuild = time.Duration(spreadOf(xs).med)
 	return nil
 }
 
@@ -185,10 +190,7 @@ func (t *petrelTarget) rebuildOnce(ctx context.Context, n int, res *indexResult,
 		now := time.Now()
 		switch {
 		case found && done >= float64(n) && backlog == 0:
-			// The index's size is taken next: let its periodic
-			// checkpoint (every 2 s) fold the write-ahead log in
-			// first, as it had after the fill.
-			return now.Sub(t0), sleepCtx(ctx, 3*time.Second)
+			return now.Sub(t0), sleepCtx(ctx, indexSettle)
 		case now.After(deadline) && !found:
 			// A build whose counter has no series yet, or none at all.
 			res.rebuildNote = fmt.Sprintf("`%s` not on `/metrics` %s after the start", messagesMetric, now.Sub(t0).Round(time.Second))

@@ -507,7 +507,7 @@ func TestSearchReportMarkdown(t *testing.T) {
 		return r
 	}
 	petrel := imapRecord{target: "Petrel", messages: 12000, expected: 60e6, disk: 100 << 20, indexDisk: 20e6,
-		index:  &indexResult{available: true, messages: 12000, elapsed: 4 * time.Second, afterFill: 500 * time.Millisecond, rebuild: 5 * time.Second, rebuilds: []time.Duration{6 * time.Second, 5 * time.Second, 4 * time.Second}, sizeAfterFill: 25 << 20},
+		index:  &indexResult{available: true, messages: 12000, elapsed: 4 * time.Second, afterFill: 500 * time.Millisecond, rebuilds: []time.Duration{6 * time.Second, 5 * time.Second, 4 * time.Second}, sizeAfterFill: 25 << 20},
 		search: runs(5, 7, 6, 1, 1),
 		lag:    &lagResult{offered: 500, due: 10000, delivered: 10000, elapsed: 20 * time.Second, lags: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}, probes: 2, searches: 3, searchTime: 30 * time.Millisecond, latencies: []time.Duration{time.Millisecond}}}
 	dovecot := imapRecord{target: "Dovecot", messages: 12000, expected: 60e6, disk: 90 << 20, indexDisk: -1,

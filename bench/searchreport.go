@@ -201,20 +201,16 @@ func (r *imapReport) writeIndexTable(b *strings.Builder, petrel *imapRecord) {
 			case ir.available && t.name == "Petrel":
 				fill := fmt.Sprintf("during the fill: backlog 0 %s after the first APPEND, %s after the last (%s msg/s)", fmtDur(ir.elapsed), fmtDur(ir.afterFill), fmtRate(ir.fillRate()))
 				switch {
-				case ir.rebuild > 0:
-					xs := make([]float64, len(ir.rebuilds))
-					for i, d := range ir.rebuilds {
-						xs[i] = float64(d)
-					}
+				case len(ir.rebuilds) > 0:
 					idx = fmt.Sprintf("rebuilt from nothing %d times: %s; %s", len(ir.rebuilds),
-						spreadOf(xs).format(func(v float64) string { return fmtDur(time.Duration(v)) }), fill)
+						ir.rebuildTimes().format(func(v float64) string { return fmtDur(time.Duration(v)) }), fill)
 				case ir.rebuildNote != "":
 					idx = fmt.Sprintf("rebuild n/a (%s); %s", ir.rebuildNote, fill)
 				default:
 					idx = fill
 				}
 				rate = fmtRate(ir.rate())
-				if ir.rebuild > 0 {
+				if len(ir.rebuilds) > 0 {
 					rate = ir.rebuildRates().format(fmtRate)
 				}
 			case ir.available:
@@ -226,7 +222,7 @@ func (r *imapReport) writeIndexTable(b *strings.Builder, petrel *imapRecord) {
 		isize := "–"
 		if rec.indexDisk >= 0 {
 			isize = fmtMiB(rec.indexDisk)
-			if ir := rec.index; ir != nil && ir.rebuild > 0 && ir.sizeAfterFill >= 0 {
+			if ir := rec.index; ir != nil && len(ir.rebuilds) > 0 && ir.sizeAfterFill >= 0 {
 				isize += fmt.Sprintf(" (after the fill: %s)", fmtMiB(ir.sizeAfterFill))
 			}
 			if rec.expected > 0 {
@@ -535,7 +531,7 @@ func (r *imapReport) issue4Lines(p *imapRecord) []string {
 	var lines []string
 	if r.search {
 		if ir := p.index; ir != nil && ir.available {
-			if ir.rebuild > 0 {
+			if len(ir.rebuilds) > 0 {
 				lines = append(lines, fmt.Sprintf("Indexing at least %.0f messages/s: %s (%s msg/s rebuilding the index of the %d messages from nothing, the median of %d rebuilds; during the fill, a lower bound, %s msg/s).",
 					targetIndexRate, verdict(ir.rate() >= targetIndexRate), fmtRate(ir.rate()), ir.messages, len(ir.rebuilds), fmtRate(ir.fillRate())))
 			} else {
