@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,15 +130,19 @@ func TestConsistencyUnderFaults(t *testing.T) {
 	e := newEnv(t, 3, 2, Options{BatchSize: 7})
 	e.start()
 	ctx := context.Background()
+	// The workload runs for at least duration, and on until it has done
+	// enough to show something (a slow machine, or the race detector, can
+	// make three seconds too little), within a bound.
 	duration := 3 * time.Second
 	if testing.Short() {
 		duration = time.Second
 	}
+	const bound = 60 * time.Second
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 
 	// The killer.
-	kills := 0
+	var kills, searches, checked atomic.Int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -149,7 +154,7 @@ func TestConsistencyUnderFaults(t *testing.T) {
 			case <-time.After(time.Duration(5+rng.IntN(60)) * time.Millisecond):
 			}
 			if e.m.Kill(rng.IntN(3)) {
-				kills++
+				kills.Add(1)
 			}
 		}
 	}()
@@ -183,7 +188,6 @@ func TestConsistencyUnderFaults(t *testing.T) {
 
 	// The searcher: for a random token present in a mailbox, the index's
 	// candidates include every message of the store that has it.
-	searches, checked := 0, 0
 	var searchErr error
 	wg.Add(1)
 	go func() {
@@ -201,12 +205,21 @@ func TestConsistencyUnderFaults(t *testing.T) {
 				searchErr = err
 				return
 			}
-			searches++
-			checked += n
+			searches.Add(1)
+			checked.Add(int64(n))
 		}
 	}()
 
+	enough := func() bool {
+		mu.Lock()
+		n := counter
+		mu.Unlock()
+		return kills.Load() >= 5 && searches.Load() >= 20 && checked.Load() >= 20 && n >= 50
+	}
 	time.Sleep(duration)
+	for deadline := time.Now().Add(bound - duration); !enough() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 	if workErr != nil {
@@ -238,9 +251,9 @@ func TestConsistencyUnderFaults(t *testing.T) {
 		}
 		total += int(p.Messages)
 	}
-	t.Logf("%d messages written, %d left in the store, %d replicator kills, %d searches checking %d messages", counter, total, kills, searches, checked)
-	if kills < 5 || searches < 20 || checked < 20 || counter < 50 {
-		t.Fatalf("the workload did too little to show anything: %d kills, %d searches (%d checks), %d messages", kills, searches, checked, counter)
+	t.Logf("%d messages written, %d left in the store, %d replicator kills, %d searches checking %d messages", counter, total, kills.Load(), searches.Load(), checked.Load())
+	if !enough() {
+		t.Fatalf("the workload did too little in %v to show anything: %d kills, %d searches (%d checks), %d messages", bound, kills.Load(), searches.Load(), checked.Load(), counter)
 	}
 }
 
