@@ -5,33 +5,25 @@ import (
 	"unicode/utf8"
 )
 
-// The index does not use an FTS5 tokenizer on the text: it computes the
-// distinct trigrams (three consecutive runes) of a document in Go and
-// gives FTS5 one opaque token per trigram, which the "ascii" tokenizer
-// takes as it is. A needle is turned into tokens by the same code, so the
-// two sides can never disagree (NUL bytes, U+FFFE and other text FTS5's
-// own trigram tokenizer or query syntax treats specially are just runes
-// here), the per-document duplicates are dropped before SQLite sees them,
-// and a query is a plain AND of tokens.
+// The index computes the distinct trigrams (three consecutive runes) of a
+// document in Go and keeps a posting list per trigram key (postings.go).
+// A needle is turned into keys by the same code, so the two sides can
+// never disagree (NUL bytes and any other rune are just runes here), and a
+// query is a plain AND of keys.
 //
 // A trigram's key is exact for three ASCII runes (21 bits) and a hash of
 // the runes otherwise, in the 30-bit space above; a hash collision only
-// makes a query return more candidates. The token is the key in 6
-// lower-case base-32 digits. Changing any of this changes the stored
-// index: bump formatVersion.
+// makes a query return more candidates. Changing any of this changes the
+// stored index: bump formatVersion.
 
 const (
 	asciiKeys = 1 << 21
 	keySpace  = 1 << 30
-	tokenLen  = 6
 	// fieldBit marks the key of a trigram of the Fields, so that
-	// SUBJECT, FROM, TO, CC and BCC narrow by the fields alone. Its
-	// token is the key's token after an "x": seven characters, never
-	// one of the six-character tokens of the other texts.
+	// SUBJECT, FROM, TO, CC and BCC narrow by the fields alone: keys are
+	// below 1<<31 (termBits).
 	fieldBit = 1 << 30
 )
-
-const base32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 // gramKey returns the key of the trigram a, b, c.
 func gramKey(a, b, c rune) uint32 {
@@ -60,19 +52,6 @@ func appendKeys(keys []uint32, s string) []uint32 {
 		n++
 	}
 	return keys
-}
-
-// appendToken appends the token of key k.
-func appendToken(dst []byte, k uint32) []byte {
-	if k&fieldBit != 0 {
-		dst = append(dst, 'x')
-		k &^= fieldBit
-	}
-	for range tokenLen {
-		dst = append(dst, base32[k&31])
-		k >>= 5
-	}
-	return dst
 }
 
 // gramSet collects the distinct keys of a document: a bitmap for the
@@ -119,25 +98,17 @@ func (g *gramSet) add(s string, mark uint32) {
 	}
 }
 
-// docTokens returns the text given to FTS5 for d: the tokens of the
-// distinct trigrams of its header and body texts, and marked apart those
-// of its fields (never of two texts together), separated by spaces. g is
-// scratch space.
-func docTokens(d *Doc, g *gramSet) string {
+// docKeys returns the distinct trigram keys of d: those of its header
+// and body texts, and marked apart (fieldBit) those of its fields, never of
+// two texts together. g is scratch space.
+func docKeys(d *Doc, g *gramSet) []uint32 {
 	g.reset()
 	g.add(d.Header, 0)
 	for _, t := range d.Body {
 		g.add(t, 0)
 	}
 	g.add(d.Fields, fieldBit)
-	buf := make([]byte, 0, len(g.keys)*(tokenLen+1))
-	for i, k := range g.keys {
-		if i > 0 {
-			buf = append(buf, ' ')
-		}
-		buf = appendToken(buf, k)
-	}
-	return string(buf)
+	return slices.Clone(g.keys)
 }
 
 // maxNeedleGrams bounds the tokens a term adds to a query: any subset of a

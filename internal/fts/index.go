@@ -21,7 +21,7 @@ import (
 // of a message's text (Extract). An index of another version is emptied
 // when opened, its cursors reset, so that its feeder indexes everything
 // again.
-const formatVersion = 2
+const formatVersion = 3
 
 var migrations = []string{
 	// grams: one row per indexed body (rowid = body ID), the tokens of
@@ -40,6 +40,16 @@ var migrations = []string{
 	// posting lists and no slower queries; with 16, faster still but
 	// four points more.
 	`INSERT INTO grams(grams, rank) VALUES('automerge', 8);`,
+	// Format 3: posting lists of Petrel's own (postings.go) instead of
+	// FTS5's. segments: one row per segment; postings: the blocks of the
+	// segments, rowid = rowKey(segment, first key); tombstones: the
+	// bodies whose postings written before batch at are dead. An index
+	// of format 2 is emptied by Reset when its replicator starts.
+	`DROP TABLE grams;
+	CREATE TABLE segments(id INTEGER PRIMARY KEY, level INTEGER NOT NULL, hi INTEGER NOT NULL, created INTEGER NOT NULL, bytes INTEGER NOT NULL);
+	CREATE TABLE postings(data BLOB NOT NULL);
+	CREATE TABLE tombstones(body_id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+	INSERT INTO counters(name, value) VALUES('seq', 0);`,
 }
 
 // Index is the full-text index of one shard, in a SQLite file of its own.
@@ -55,7 +65,15 @@ type Index struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	getHash, delGrams, putGrams, delText, putText, addDocs, setCursor *sql.Stmt
+	// The tombstones as of batch tombSeq, shared by queries of that batch
+	// or a later one that changed none (tombstonesAt).
+	tombMu    sync.Mutex
+	tombs     tombstones
+	tombMax   int64
+	tombSeq   int64
+	tombValid bool
+
+	getHash, putBlock, delText, putText, addDocs, setCursor *sql.Stmt
 }
 
 // Open opens the index at path, creating it if needed.
@@ -77,8 +95,7 @@ func Open(ctx context.Context, path string) (*Index, error) {
 		sql  string
 	}{
 		{&ix.getHash, `SELECT hash FROM texts WHERE body_id = ?`},
-		{&ix.delGrams, `DELETE FROM grams WHERE rowid = ?`},
-		{&ix.putGrams, `INSERT INTO grams(rowid, g) VALUES(?, ?)`},
+		{&ix.putBlock, `INSERT INTO postings(rowid, data) VALUES(?, ?)`},
 		{&ix.delText, `DELETE FROM texts WHERE body_id = ?`},
 		{&ix.putText, `INSERT OR REPLACE INTO texts(body_id, hash, text) VALUES(?, ?, ?)`},
 		{&ix.addDocs, `UPDATE counters SET value = value + ? WHERE name = 'docs'`},
@@ -158,8 +175,10 @@ func (ix *Index) Reset(ctx context.Context) error {
 	}
 	defer tx.Rollback()
 	for _, q := range []string{
-		`DELETE FROM grams`, `DELETE FROM texts`, `DELETE FROM cursors`,
+		`DELETE FROM segments`, `DELETE FROM postings`, `DELETE FROM tombstones`,
+		`DELETE FROM texts`, `DELETE FROM cursors`,
 		`UPDATE counters SET value = 0 WHERE name = 'docs'`,
+		`UPDATE counters SET value = value + 1 WHERE name = 'seq'`,
 		fmt.Sprintf(`UPDATE counters SET value = %d WHERE name = 'format'`, formatVersion),
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -177,7 +196,7 @@ func (ix *Index) Reset(ctx context.Context) error {
 func (ix *Index) Close() error {
 	ix.closeOnce.Do(func() {
 		var errs []error
-		for _, s := range []*sql.Stmt{ix.getHash, ix.delGrams, ix.putGrams, ix.delText, ix.putText, ix.addDocs, ix.setCursor} {
+		for _, s := range []*sql.Stmt{ix.getHash, ix.putBlock, ix.delText, ix.putText, ix.addDocs, ix.setCursor} {
 			if s != nil {
 				errs = append(errs, s.Close())
 			}
@@ -204,11 +223,11 @@ type Entry struct {
 
 // prepared is an Entry turned into what is written.
 type prepared struct {
-	tokens string
-	text   []byte
-	skip   bool          // Load found no body
-	err    error         // from Load
-	done   chan struct{} // closed when the fields above are set
+	keys []uint32 // its distinct trigram keys
+	text []byte
+	skip bool          // Load found no body
+	err  error         // from Load
+	done chan struct{} // closed when the fields above are set
 }
 
 // prepare loads (Entry.Load) and computes the tokens and the compressed
@@ -245,7 +264,7 @@ func prepare(put []Entry, workers int, stop <-chan struct{}) []prepared {
 					}
 					d = &doc
 				}
-				out[i].tokens = docTokens(d, &g)
+				out[i].keys = docKeys(d, &g)
 				out[i].text = encodeDoc(d)
 				close(out[i].done)
 			}
@@ -276,8 +295,17 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 		return err
 	}
 	defer tx.Rollback()
-	getHash, delGrams, putGrams := tx.StmtContext(ctx, ix.getHash), tx.StmtContext(ctx, ix.delGrams), tx.StmtContext(ctx, ix.putGrams)
+	pt := &postingsTx{ctx: ctx, tx: tx, put: tx.StmtContext(ctx, ix.putBlock)}
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'seq'`).Scan(&pt.seq); err != nil {
+		return err
+	}
+	pt.seq++
+	getHash := tx.StmtContext(ctx, ix.getHash)
 	delText, putText := tx.StmtContext(ctx, ix.delText), tx.StmtContext(ctx, ix.putText)
+	// last is the entry of each ID put by the batch that is indexed: the
+	// last one, when an ID is put twice.
+	last := map[int64]int{}
+	changed := false // postings or tombstones
 	// lookup returns the hash indexed under id, nil when none.
 	lookup := func(id int64) ([]byte, error) {
 		var h []byte
@@ -291,7 +319,8 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 		return h, err
 	}
 	remove := func(id int64) error {
-		if _, err := delGrams.ExecContext(ctx, id); err != nil {
+		changed = true
+		if err := pt.tombstone(id); err != nil {
 			return err
 		}
 		_, err := delText.ExecContext(ctx, id)
@@ -334,13 +363,25 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 			}
 			docs--
 		}
-		if _, err := putGrams.ExecContext(ctx, e.BodyID, prep[i].tokens); err != nil {
-			return err
-		}
+		last[e.BodyID] = i
+		changed = true
 		if _, err := putText.ExecContext(ctx, e.BodyID, e.Hash[:], prep[i].text); err != nil {
 			return err
 		}
 		docs++
+	}
+	if changed {
+		postings := builder{}
+		for id, i := range last {
+			postings.add(prep[i].keys, id)
+			prep[i].keys = nil
+		}
+		if err := pt.write(postings); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'seq'`, pt.seq); err != nil {
+			return err
+		}
 	}
 	if docs != 0 {
 		if _, err := tx.StmtContext(ctx, ix.addDocs).ExecContext(ctx, docs); err != nil {

@@ -2,6 +2,8 @@ package fts
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -9,13 +11,11 @@ import (
 
 // Column is the part of a Doc a Term looks in.
 //
-// The index keeps two token lists per body in one FTS5 column: the
-// trigrams of the header and body texts, and, marked apart, those of the
-// fields (see gramKey and docTokens). FTS5 cannot filter the columns of a
-// detail=none table, and one column is the smallest layout measured (see
-// docs/design.md), so the marking is in the tokens themselves. ColAny,
-// ColHeader and ColBody narrow by the first list, ColFields by the second;
-// the verification against the stored Doc tells header from body.
+// The index keeps two sets of keys per body: the trigrams of the header
+// and body texts, and, marked apart, those of the fields (see gramKey and
+// docKeys). ColAny, ColHeader and ColBody narrow by the first set,
+// ColFields by the second; the verification against the stored Doc tells
+// header from body.
 type Column int
 
 const (
@@ -142,36 +142,6 @@ func planOf(c *Cond) *plan {
 	return nil
 }
 
-// maxExprHeight bounds the nesting of one MATCH expression (FTS5 refuses
-// more than 256); deeper plans are evaluated a level at a time.
-const maxExprHeight = 32
-
-// appendExpr appends the FTS5 query of p. Tokens are lower-case letters
-// and digits: barewords that need no quoting and are never keywords.
-func appendExpr(b []byte, p *plan) []byte {
-	b = append(b, '(')
-	n := 0
-	sep := func() {
-		if n > 0 {
-			if p.op == Or {
-				b = append(b, " OR "...)
-			} else {
-				b = append(b, " AND "...)
-			}
-		}
-		n++
-	}
-	for _, k := range p.keys {
-		sep()
-		b = appendToken(b, k)
-	}
-	for _, k := range p.kids {
-		sep()
-		b = appendExpr(b, k)
-	}
-	return append(b, ')')
-}
-
 // Query returns the sorted IDs of the indexed bodies that may satisfy c:
 // every indexed body that satisfies it is among them. ok is false when c
 // cannot narrow (a Term whose needle has fewer than three runes, on which
@@ -183,56 +153,147 @@ func (ix *Index) Query(ctx context.Context, c Cond) (ids []int64, ok bool, err e
 	if p == nil || ix.Stale() {
 		return nil, false, nil
 	}
-	ids, err = ix.eval(ctx, p)
+	// One read transaction: the segments, their blocks and the
+	// tombstones of one state of the index.
+	tx, err := ix.db.Read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	defer tx.Rollback()
+	r := &postingsReader{ctx: ctx}
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'seq'`).Scan(&seq); err != nil {
+		return nil, false, err
+	}
+	if r.tombs, r.maxAt, err = ix.tombstonesAt(ctx, tx, seq); err != nil {
+		return nil, false, err
+	}
+	if r.segs, err = readSegments(ctx, tx, ``); err != nil {
+		return nil, false, err
+	}
+	if r.get, err = tx.PrepareContext(ctx, `SELECT rowid, data FROM postings WHERE rowid >= ? AND rowid <= ? ORDER BY rowid DESC LIMIT 1`); err != nil {
+		return nil, false, err
+	}
+	defer r.get.Close()
+	ids, err = r.eval(p)
 	return ids, err == nil, err
 }
 
-func (ix *Index) eval(ctx context.Context, p *plan) ([]int64, error) {
-	if p == nothing {
-		return []int64{}, nil
+// tombstonesAt returns the tombstones of the index as of batch seq, read
+// in tx: those kept from the last query of the same batch, or read again.
+// The map returned is never changed afterwards.
+func (ix *Index) tombstonesAt(ctx context.Context, tx *sql.Tx, seq int64) (tombstones, int64, error) {
+	ix.tombMu.Lock()
+	defer ix.tombMu.Unlock()
+	if ix.tombValid && ix.tombSeq == seq {
+		return ix.tombs, ix.tombMax, nil
 	}
-	if p.height <= maxExprHeight {
-		return ix.match(ctx, string(appendExpr(nil, p)))
+	t := tombstones{}
+	maxAt, err := readTombstones(ctx, tx, 0, t)
+	if err != nil {
+		return nil, 0, err
 	}
-	var acc []int64
-	if len(p.keys) > 0 {
-		var err error
-		if acc, err = ix.match(ctx, string(appendExpr(nil, &plan{op: Term, keys: p.keys}))); err != nil {
-			return nil, err
+	if !ix.tombValid || seq > ix.tombSeq {
+		ix.tombs, ix.tombMax, ix.tombSeq, ix.tombValid = t, maxAt, seq, true
+	}
+	return t, maxAt, nil
+}
+
+// postingsReader reads posting lists within a read transaction.
+type postingsReader struct {
+	ctx   context.Context
+	get   *sql.Stmt
+	segs  []segment
+	tombs tombstones
+	maxAt int64
+}
+
+// list returns the sorted IDs of the live postings of key k.
+func (r *postingsReader) list(k uint32) ([]int64, error) {
+	out := []int64{}
+	sorted := true
+	for _, s := range r.segs {
+		var rowid int64
+		var data []byte
+		err := r.get.QueryRowContext(r.ctx, rowKey(s.id, 0), rowKey(s.id, k)).Scan(&rowid, &data)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
 		}
-	}
-	for i, k := range p.kids {
-		ids, err := ix.eval(ctx, k)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case i == 0 && len(p.keys) == 0:
-			acc = ids
-		case p.op == Or:
+		it := newBlockIter(uint32(rowid&termMask), data)
+		for it.next() {
+			if it.term < k {
+				continue
+			}
+			if it.term == k {
+				n := len(out)
+				if out, err = decodeList(out, it.kind, it.payload, r.tombs.keep(s.hi, r.maxAt)); err != nil {
+					return nil, fmt.Errorf("fts: segment %d: %w", s.id, err)
+				}
+				if n > 0 && len(out) > n && out[n] <= out[n-1] {
+					sorted = false
+				}
+			}
+			break
+		}
+		if it.err != nil {
+			return nil, fmt.Errorf("fts: segment %d: %w", s.id, it.err)
+		}
+	}
+	if !sorted {
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out, nil
+}
+
+// eval returns the sorted IDs that may satisfy p.
+func (r *postingsReader) eval(p *plan) ([]int64, error) {
+	if p.op == Or {
+		acc := []int64{}
+		for _, k := range p.kids {
+			ids, err := r.eval(k)
+			if err != nil {
+				return nil, err
+			}
 			acc = union(acc, ids)
-		default:
+		}
+		return acc, nil
+	}
+	// Term and And: every key and every kid.
+	var acc []int64
+	first := true
+	and := func(ids []int64) {
+		if first {
+			acc, first = ids, false
+		} else {
 			acc = intersect(acc, ids)
 		}
 	}
-	return acc, nil
-}
-
-func (ix *Index) match(ctx context.Context, expr string) ([]int64, error) {
-	rows, err := ix.db.Read.QueryContext(ctx, `SELECT rowid FROM grams WHERE grams MATCH ? ORDER BY rowid`, expr)
-	if err != nil {
-		return nil, fmt.Errorf("fts: query %.200q: %w", expr, err)
-	}
-	defer rows.Close()
-	ids := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+	for _, k := range p.keys {
+		ids, err := r.list(k)
+		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		if and(ids); len(acc) == 0 {
+			return []int64{}, nil
+		}
 	}
-	return ids, rows.Err()
+	for _, kid := range p.kids {
+		ids, err := r.eval(kid)
+		if err != nil {
+			return nil, err
+		}
+		if and(ids); len(acc) == 0 {
+			return []int64{}, nil
+		}
+	}
+	if acc == nil {
+		acc = []int64{}
+	}
+	return acc, nil
 }
 
 func intersect(a, b []int64) []int64 {

@@ -1,0 +1,516 @@
+package fts
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// The posting lists are Petrel's own, in plain SQLite tables of the
+// index's database (so that they commit with the stored texts and the
+// cursor), laid out as a log-structured merge of segments:
+//
+//   - Each Apply that indexes bodies writes one segment: for every trigram
+//     key of its bodies, the sorted list of their IDs. A segment is never
+//     changed once written.
+//   - A segment's lists are packed in key order into blocks of about
+//     blockTarget bytes, one row of table postings each, whose rowid is the
+//     segment's ID and the block's first key (rowKey): finding the list of
+//     a key in a segment is one b-tree descent to the last block whose
+//     first key is not above it, then a walk through that block.
+//   - A list is stored as the differences between successive IDs in
+//     uvarints, or as a bitmap over its range when that is smaller (a
+//     trigram found in one body in eight or more); on the benchmark's
+//     corpus this takes two fifths of the space of FTS5's detail=none
+//     posting lists (docs/design.md).
+//   - When mergeFanIn segments are at one level, they are merged into one
+//     segment of the next level, in the same transaction as the Apply
+//     that made the last of them.
+//   - Removing a body (or indexing another under its ID) leaves its old
+//     postings where they are and records a tombstone (ID, at): the
+//     postings of that ID in segments whose data is all older than batch
+//     at (segment hi < at) are dead. Queries and merges drop them; a merge
+//     drops them for good, and a tombstone no segment can still be
+//     affected by is deleted (pruneTombstones).
+//
+// Every Apply that changes postings or tombstones takes the next batch
+// number (counter seq), which never goes back, not even on Reset.
+
+const (
+	// mergeFanIn is how many segments of one level are merged into one of
+	// the next. With 8, each posting is rewritten about log8(bodies /
+	// batch size) times, and a query reads at most 7 segments per level.
+	mergeFanIn = 8
+	// blockTarget is the size at which a block of a segment is closed;
+	// blocks stay within one 16 KiB page of the database unless one list
+	// alone is larger.
+	blockTarget = 12 << 10
+	// termBits is the width of a trigram key (keys are below 1<<31).
+	termBits = 31
+	termMask = 1<<termBits - 1
+)
+
+// rowKey is the rowid of the block of segment seg whose first key is term.
+func rowKey(seg int64, term uint32) int64 { return seg<<termBits | int64(term) }
+
+// List encodings: the kind is the low bit of the uvarint that gives the
+// length of the encoded list.
+const (
+	kindDeltas = 0 // uvarints: the first ID (as uint64), then differences
+	kindBitmap = 1 // uvarint first ID (as uint64), then a bit per ID from it
+)
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// appendList appends the encoding of ids (sorted, distinct, not empty):
+// the uvarint length<<1|kind, then the list in the smaller encoding.
+func appendList(b []byte, ids []int64) []byte {
+	deltas, prev := 0, uint64(0)
+	for i, id := range ids {
+		if i == 0 {
+			deltas += uvarintLen(uint64(id))
+		} else {
+			deltas += uvarintLen(uint64(id) - prev)
+		}
+		prev = uint64(id)
+	}
+	span := uint64(ids[len(ids)-1] - ids[0])
+	if bitmap := uvarintLen(uint64(ids[0])) + int(span/8) + 1; span < 1<<24 && bitmap < deltas {
+		b = binary.AppendUvarint(b, uint64(bitmap)<<1|kindBitmap)
+		b = binary.AppendUvarint(b, uint64(ids[0]))
+		start := len(b)
+		b = append(b, make([]byte, span/8+1)...)
+		for _, id := range ids {
+			d := uint64(id - ids[0])
+			b[start+int(d/8)] |= 1 << (d % 8)
+		}
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(deltas)<<1|kindDeltas)
+	prev = 0
+	for i, id := range ids {
+		if i == 0 {
+			b = binary.AppendUvarint(b, uint64(id))
+		} else {
+			b = binary.AppendUvarint(b, uint64(id)-prev)
+		}
+		prev = uint64(id)
+	}
+	return b
+}
+
+// decodeList appends the IDs of an encoded list (kind, payload) to dst,
+// keeping those keep accepts (all when keep is nil).
+func decodeList(dst []int64, kind uint64, p []byte, keep func(int64) bool) ([]int64, error) {
+	switch kind {
+	case kindDeltas:
+		var id uint64
+		for i := 0; len(p) > 0; i++ {
+			x, k := binary.Uvarint(p)
+			if k <= 0 {
+				return dst, errCorruptPostings
+			}
+			p = p[k:]
+			if i == 0 {
+				id = x
+			} else {
+				id += x
+			}
+			if keep == nil || keep(int64(id)) {
+				dst = append(dst, int64(id))
+			}
+		}
+	case kindBitmap:
+		first, k := binary.Uvarint(p)
+		if k <= 0 {
+			return dst, errCorruptPostings
+		}
+		for i, w := range p[k:] {
+			for ; w != 0; w &= w - 1 {
+				id := int64(first + uint64(i)*8 + uint64(trailingZeros8(w)))
+				if keep == nil || keep(id) {
+					dst = append(dst, id)
+				}
+			}
+		}
+	default:
+		return dst, errCorruptPostings
+	}
+	return dst, nil
+}
+
+func trailingZeros8(w byte) int {
+	n := 0
+	for w&1 == 0 {
+		w >>= 1
+		n++
+	}
+	return n
+}
+
+var errCorruptPostings = errors.New("fts: corrupt posting list")
+
+// blockIter walks the lists of a block: term, kind and payload are those
+// of the current list after next returns true.
+type blockIter struct {
+	rest    []byte
+	term    uint32
+	started bool
+	kind    uint64
+	payload []byte
+	err     error
+}
+
+func newBlockIter(first uint32, data []byte) blockIter {
+	return blockIter{rest: data, term: first}
+}
+
+func (it *blockIter) next() bool {
+	if len(it.rest) == 0 || it.err != nil {
+		return false
+	}
+	d, k := binary.Uvarint(it.rest)
+	if k <= 0 || (it.started && d == 0) || uint64(it.term)+d > termMask {
+		it.err = errCorruptPostings
+		return false
+	}
+	it.rest = it.rest[k:]
+	it.term += uint32(d)
+	it.started = true
+	h, k := binary.Uvarint(it.rest)
+	if k <= 0 || h>>1 > uint64(len(it.rest)-k) {
+		it.err = errCorruptPostings
+		return false
+	}
+	it.kind, it.payload = h&1, it.rest[k:k+int(h>>1)]
+	it.rest = it.rest[k+int(h>>1):]
+	return true
+}
+
+// segWriter writes a segment's lists, in increasing key order, as blocks.
+type segWriter struct {
+	ctx   context.Context
+	put   *sql.Stmt // INSERT INTO postings(rowid, data)
+	seg   int64
+	buf   []byte
+	first uint32
+	prev  uint32
+	n     int
+	bytes int64
+}
+
+func (w *segWriter) add(term uint32, ids []int64) error {
+	if w.n > 0 && len(w.buf) >= blockTarget {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if w.n == 0 {
+		w.first, w.prev = term, term
+	}
+	w.buf = binary.AppendUvarint(w.buf, uint64(term-w.prev))
+	w.buf = appendList(w.buf, ids)
+	w.prev = term
+	w.n++
+	return nil
+}
+
+func (w *segWriter) flush() error {
+	if w.n == 0 {
+		return nil
+	}
+	if _, err := w.put.ExecContext(w.ctx, rowKey(w.seg, w.first), w.buf); err != nil {
+		return err
+	}
+	w.bytes += int64(len(w.buf))
+	w.buf, w.n = w.buf[:0], 0
+	return nil
+}
+
+// segment is a row of table segments.
+type segment struct {
+	id, level, hi, created int64
+}
+
+// builder collects the postings of one Apply.
+type builder map[uint32][]int64
+
+func (b builder) add(keys []uint32, id int64) {
+	for _, k := range keys {
+		b[k] = append(b[k], id)
+	}
+}
+
+// postingsTx is what Apply does to the posting lists within its
+// transaction.
+type postingsTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	seq int64 // this batch's number
+	put *sql.Stmt
+}
+
+// newSegment returns the ID a new segment gets.
+func (p *postingsTx) newSegment() (int64, error) {
+	var id int64
+	err := p.tx.QueryRowContext(p.ctx, `SELECT coalesce(max(id), 0) + 1 FROM segments`).Scan(&id)
+	if err == nil && id >= 1<<32 {
+		err = errors.New("fts: segment IDs exhausted")
+	}
+	return id, err
+}
+
+// write writes the postings of b as a new segment of level 0.
+func (p *postingsTx) write(b builder) error {
+	if len(b) == 0 {
+		return nil
+	}
+	seg, err := p.newSegment()
+	if err != nil {
+		return err
+	}
+	keys := make([]uint32, 0, len(b))
+	for k := range b {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	w := segWriter{ctx: p.ctx, put: p.put, seg: seg}
+	for _, k := range keys {
+		ids := b[k]
+		if !slices.IsSorted(ids) {
+			slices.Sort(ids)
+		}
+		if err := w.add(k, slices.Compact(ids)); err != nil {
+			return err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created, bytes) VALUES(?, 0, ?, ?, ?)`, seg, p.seq, p.seq, w.bytes); err != nil {
+		return err
+	}
+	return p.merge()
+}
+
+// tombstone records that the postings of id written before this batch are
+// dead.
+func (p *postingsTx) tombstone(id int64) error {
+	_, err := p.tx.ExecContext(p.ctx, `INSERT INTO tombstones(body_id, at) VALUES(?, ?) ON CONFLICT(body_id) DO UPDATE SET at = excluded.at`, id, p.seq)
+	return err
+}
+
+// merge merges the segments of every level that has mergeFanIn of them,
+// from level 0 up.
+func (p *postingsTx) merge() error {
+	for level := int64(0); ; level++ {
+		segs, err := readSegments(p.ctx, p.tx, `WHERE level = ?`, level)
+		if err != nil {
+			return err
+		}
+		if len(segs) < mergeFanIn {
+			return nil
+		}
+		if err := p.mergeSegments(segs, level+1); err != nil {
+			return err
+		}
+	}
+}
+
+func readSegments(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]segment, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, level, hi, created FROM segments `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []segment
+	for rows.Next() {
+		var s segment
+		if err := rows.Scan(&s.id, &s.level, &s.hi, &s.created); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// tombstones maps a body ID to the batch from which its older postings
+// are dead.
+type tombstones map[int64]int64
+
+// keep returns the filter of the live IDs of a segment of the given hi,
+// nil when every ID is live.
+func (t tombstones) keep(hi, maxAt int64) func(int64) bool {
+	if len(t) == 0 || hi >= maxAt {
+		return nil
+	}
+	return func(id int64) bool {
+		at, ok := t[id]
+		return !ok || at <= hi
+	}
+}
+
+func readTombstones(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, after int64, into tombstones) (maxAt int64, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT body_id, at FROM tombstones WHERE at > ?`, after)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			return 0, err
+		}
+		into[id] = at
+		maxAt = max(maxAt, at)
+	}
+	return maxAt, rows.Err()
+}
+
+// segReader reads the lists of one segment in key order, a block at a
+// time.
+type segReader struct {
+	p    *postingsTx
+	seg  segment
+	keep func(int64) bool
+	next int64 // rowid from which the next block is read
+	it   blockIter
+	done bool
+	term uint32
+	ids  []int64
+}
+
+// advance moves to the next list with live IDs; false at the end.
+func (r *segReader) advance() (bool, error) {
+	for {
+		for r.it.next() {
+			ids, err := decodeList(r.ids[:0], r.it.kind, r.it.payload, r.keep)
+			if err != nil {
+				return false, err
+			}
+			r.ids = ids
+			if len(ids) > 0 {
+				r.term = r.it.term
+				return true, nil
+			}
+		}
+		if r.it.err != nil {
+			return false, fmt.Errorf("segment %d: %w", r.seg.id, r.it.err)
+		}
+		if r.done {
+			return false, nil
+		}
+		var rowid int64
+		var data []byte
+		err := r.p.tx.QueryRowContext(r.p.ctx, `SELECT rowid, data FROM postings WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT 1`,
+			r.next, rowKey(r.seg.id, termMask)).Scan(&rowid, &data)
+		if errors.Is(err, sql.ErrNoRows) {
+			r.done = true
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		r.next = rowid + 1
+		r.it = newBlockIter(uint32(rowid&termMask), data)
+	}
+}
+
+// mergeSegments writes the live postings of segs as one segment of the
+// given level and deletes them.
+func (p *postingsTx) mergeSegments(segs []segment, level int64) error {
+	tombs := tombstones{}
+	maxAt, err := readTombstones(p.ctx, p.tx, 0, tombs)
+	if err != nil {
+		return err
+	}
+	readers := make([]*segReader, 0, len(segs))
+	hi := int64(0)
+	for _, s := range segs {
+		r := &segReader{p: p, seg: s, keep: tombs.keep(s.hi, maxAt), next: rowKey(s.id, 0)}
+		ok, err := r.advance()
+		if err != nil {
+			return err
+		}
+		if ok {
+			readers = append(readers, r)
+		}
+		hi = max(hi, s.hi)
+	}
+	seg, err := p.newSegment()
+	if err != nil {
+		return err
+	}
+	w := segWriter{ctx: p.ctx, put: p.put, seg: seg}
+	var ids []int64
+	for len(readers) > 0 {
+		term := readers[0].term
+		for _, r := range readers[1:] {
+			term = min(term, r.term)
+		}
+		ids = ids[:0]
+		sorted := true
+		for i := 0; i < len(readers); {
+			r := readers[i]
+			if r.term != term {
+				i++
+				continue
+			}
+			if len(ids) > 0 && r.ids[0] <= ids[len(ids)-1] {
+				sorted = false
+			}
+			ids = append(ids, r.ids...)
+			ok, err := r.advance()
+			if err != nil {
+				return err
+			}
+			if ok {
+				i++
+			} else {
+				readers = slices.Delete(readers, i, i+1)
+			}
+		}
+		if !sorted {
+			slices.Sort(ids)
+			ids = slices.Compact(ids)
+		}
+		if err := w.add(term, ids); err != nil {
+			return err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if _, err := p.tx.ExecContext(p.ctx, `DELETE FROM postings WHERE rowid >= ? AND rowid <= ?`, rowKey(s.id, 0), rowKey(s.id, termMask)); err != nil {
+			return err
+		}
+		if _, err := p.tx.ExecContext(p.ctx, `DELETE FROM segments WHERE id = ?`, s.id); err != nil {
+			return err
+		}
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created, bytes) VALUES(?, ?, ?, ?, ?)`, seg, level, hi, p.seq, w.bytes); err != nil {
+		return err
+	}
+	return p.pruneTombstones()
+}
+
+// pruneTombstones deletes the tombstones no segment can be affected by:
+// every segment was written (or merged, dropping the dead postings) at or
+// after the tombstone's batch.
+func (p *postingsTx) pruneTombstones() error {
+	_, err := p.tx.ExecContext(p.ctx, `DELETE FROM tombstones WHERE at <= (SELECT coalesce(min(created), 1 << 62) FROM segments)`)
+	return err
+}
