@@ -17,7 +17,7 @@ import (
 //     key of its bodies, the sorted list of their IDs. A segment is never
 //     changed once written.
 //   - A segment's lists are packed in key order into blocks of about
-//     blockTarget bytes, one row of table postings each, whose rowid is the
+//     blockMax bytes, one row of table postings each, whose rowid is the
 //     segment's ID and the block's first key (rowKey): finding the list of
 //     a key in a segment is one b-tree descent to the last block whose
 //     first key is not above it, then a walk through that block.
@@ -44,10 +44,12 @@ const (
 	// the next. With 8, each posting is rewritten about log8(bodies /
 	// batch size) times, and a query reads at most 7 segments per level.
 	mergeFanIn = 8
-	// blockTarget is the size at which a block of a segment is closed;
-	// blocks stay within one 16 KiB page of the database unless one list
-	// alone is larger.
-	blockTarget = 12 << 10
+	// blockMax is the largest block that a list is added to: a row up to
+	// about this size is held within one 16 KiB page of the database
+	// (pageSize), so that the pages are nearly full (with blocks of 12 KB
+	// a quarter of each page was unused). A list larger than that alone is
+	// a block of its own, in overflow pages.
+	blockMax = pageSize - 400
 	// termBits is the width of a trigram key (keys are below 1<<31).
 	termBits = 31
 	termMask = 1<<termBits - 1
@@ -203,6 +205,7 @@ type segWriter struct {
 	put   *sql.Stmt // INSERT INTO postings(rowid, data)
 	seg   int64
 	buf   []byte
+	list  []byte // the encoded list being added
 	first uint32
 	prev  uint32
 	n     int
@@ -210,7 +213,8 @@ type segWriter struct {
 }
 
 func (w *segWriter) add(term uint32, ids []int64) error {
-	if w.n > 0 && len(w.buf) >= blockTarget {
+	w.list = appendList(w.list[:0], ids)
+	if w.n > 0 && len(w.buf)+binary.MaxVarintLen32+len(w.list) > blockMax {
 		if err := w.flush(); err != nil {
 			return err
 		}
@@ -219,7 +223,7 @@ func (w *segWriter) add(term uint32, ids []int64) error {
 		w.first, w.prev = term, term
 	}
 	w.buf = binary.AppendUvarint(w.buf, uint64(term-w.prev))
-	w.buf = appendList(w.buf, ids)
+	w.buf = append(w.buf, w.list...)
 	w.prev = term
 	w.n++
 	return nil
