@@ -24,7 +24,7 @@ import (
 //   - A list is stored as the differences between successive IDs in
 //     uvarints, or as a bitmap over its range when that is smaller (a
 //     trigram found in one body in eight or more); on the benchmark's
-//     corpus this takes two fifths of the space of FTS5's detail=none
+//     corpus this takes 55 % of the space of FTS5's detail=none
 //     posting lists (docs/design.md).
 //   - When mergeFanIn segments are at one level, they are merged into one
 //     segment of the next level, in the same transaction as the Apply
