@@ -50,7 +50,7 @@ type Options struct {
 	// together are applied together (default 200ms; negative: no wait).
 	// A search never waits for the index (it reads the messages past
 	// its watermark itself), so the wait costs searches a little time,
-	// never a result; and each batch is one FTS5 segment, so small
+	// never a result; and each batch is one segment of the posting lists, so small
 	// batches under a steady delivery load cost merges and disk flushes
 	// that deliveries then wait for.
 	Coalesce time.Duration
