@@ -123,12 +123,15 @@ func create(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	// auto_vacuum incremental (2): the pages a compaction frees can be
+	// given back to the file system (postingsTx.compact); it too is set
+	// before the first table.
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size("+strconv.Itoa(pageSize)+")")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	_, err = db.ExecContext(ctx, `CREATE TABLE fts_page_size(x); DROP TABLE fts_page_size`)
+	_, err = db.ExecContext(ctx, `PRAGMA auto_vacuum = 2; CREATE TABLE fts_page_size(x); DROP TABLE fts_page_size`)
 	return err
 }
 

@@ -183,6 +183,30 @@ func TestPostingsExact(t *testing.T) {
 	if n, err := ix.Count(ctx); err != nil || n != int64(len(docs)) {
 		t.Errorf("Count = %d, %v; want %d", n, err, len(docs))
 	}
+	// A reindex puts every body again under its ID: the old postings are
+	// all dead, and compact merges everything into one segment without
+	// them.
+	var again []Entry
+	for id, d := range docs {
+		again = append(again, Entry{BodyID: id, Hash: sha256.Sum256(fmt.Append(nil, d)), Doc: d})
+	}
+	if err := ix.Apply(ctx, again, nil, "log", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.db.Read.QueryRow(`SELECT count(*), (SELECT count(*) FROM tombstones) FROM segments`).Scan(&segs, &tombs); err != nil {
+		t.Fatal(err)
+	}
+	if segs != 1 || tombs != 0 {
+		t.Errorf("after a reindex: %d segments, %d tombstones; want 1, 0", segs, tombs)
+	}
+	var free, autoVacuum int
+	if err := ix.db.Read.QueryRow(`SELECT freelist_count, auto_vacuum FROM pragma_freelist_count, pragma_auto_vacuum`).Scan(&free, &autoVacuum); err != nil {
+		t.Fatal(err)
+	}
+	if autoVacuum != 2 || free != 0 {
+		t.Errorf("after a compaction: auto_vacuum %d, %d free pages; want 2, 0", autoVacuum, free)
+	}
+	check(-2)
 	// The same answers after a reopen (no cached tombstones).
 	ix.Close()
 	ix2, err := Open(ctx, path)
