@@ -46,7 +46,7 @@ var migrations = []string{
 	// bodies whose postings written before batch at are dead. An index
 	// of format 2 is emptied by Reset when its replicator starts.
 	`DROP TABLE grams;
-	CREATE TABLE segments(id INTEGER PRIMARY KEY, level INTEGER NOT NULL, hi INTEGER NOT NULL, created INTEGER NOT NULL, bytes INTEGER NOT NULL);
+	CREATE TABLE segments(id INTEGER PRIMARY KEY, level INTEGER NOT NULL, hi INTEGER NOT NULL, created INTEGER NOT NULL);
 	CREATE TABLE postings(data BLOB NOT NULL);
 	CREATE TABLE tombstones(body_id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 	INSERT INTO counters(name, value) VALUES('seq', 0);`,
@@ -67,11 +67,10 @@ type Index struct {
 
 	// The tombstones as of batch tombSeq, shared by queries of that batch
 	// or a later one that changed none (tombstonesAt).
-	tombMu    sync.Mutex
-	tombs     tombstones
-	tombMax   int64
-	tombSeq   int64
-	tombValid bool
+	tombMu  sync.Mutex
+	tombs   tombstones
+	tombMax int64
+	tombSeq int64
 
 	getHash, putBlock, delText, putText, addDocs, setCursor *sql.Stmt
 }

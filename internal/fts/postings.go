@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -139,7 +140,7 @@ func decodeList(dst []int64, kind uint64, p []byte, keep func(int64) bool) ([]in
 		}
 		for i, w := range p[k:] {
 			for ; w != 0; w &= w - 1 {
-				id := int64(first + uint64(i)*8 + uint64(trailingZeros8(w)))
+				id := int64(first + uint64(i)*8 + uint64(bits.TrailingZeros8(w)))
 				if keep == nil || keep(id) {
 					dst = append(dst, id)
 				}
@@ -149,15 +150,6 @@ func decodeList(dst []int64, kind uint64, p []byte, keep func(int64) bool) ([]in
 		return dst, errCorruptPostings
 	}
 	return dst, nil
-}
-
-func trailingZeros8(w byte) int {
-	n := 0
-	for w&1 == 0 {
-		w >>= 1
-		n++
-	}
-	return n
 }
 
 var errCorruptPostings = errors.New("fts: corrupt posting list")
@@ -209,7 +201,6 @@ type segWriter struct {
 	first uint32
 	prev  uint32
 	n     int
-	bytes int64
 }
 
 func (w *segWriter) add(term uint32, ids []int64) error {
@@ -236,7 +227,6 @@ func (w *segWriter) flush() error {
 	if _, err := w.put.ExecContext(w.ctx, rowKey(w.seg, w.first), w.buf); err != nil {
 		return err
 	}
-	w.bytes += int64(len(w.buf))
 	w.buf, w.n = w.buf[:0], 0
 	return nil
 }
@@ -262,6 +252,9 @@ type postingsTx struct {
 	tx  *sql.Tx
 	seq int64 // this batch's number
 	put *sql.Stmt
+	// tombstoned tells that the batch removed or replaced a body: only
+	// then can compact find more tombstones than before.
+	tombstoned bool
 }
 
 // newSegment returns the ID a new segment gets.
@@ -274,11 +267,24 @@ func (p *postingsTx) newSegment() (int64, error) {
 	return id, err
 }
 
-// write writes the postings of b as a new segment of level 0.
+// write writes the postings of b as a new segment of level 0, then
+// merges and compacts as needed.
 func (p *postingsTx) write(b builder) error {
-	if len(b) == 0 {
-		return nil
+	if len(b) > 0 {
+		if err := p.writeSegment(b); err != nil {
+			return err
+		}
+		if err := p.merge(); err != nil {
+			return err
+		}
 	}
+	if p.tombstoned {
+		return p.compact()
+	}
+	return nil
+}
+
+func (p *postingsTx) writeSegment(b builder) error {
 	seg, err := p.newSegment()
 	if err != nil {
 		return err
@@ -301,15 +307,14 @@ func (p *postingsTx) write(b builder) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created, bytes) VALUES(?, 0, ?, ?, ?)`, seg, p.seq, p.seq, w.bytes); err != nil {
-		return err
-	}
-	return p.merge()
+	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created) VALUES(?, 0, ?, ?)`, seg, p.seq, p.seq)
+	return err
 }
 
 // tombstone records that the postings of id written before this batch are
 // dead.
 func (p *postingsTx) tombstone(id int64) error {
+	p.tombstoned = true
 	_, err := p.tx.ExecContext(p.ctx, `INSERT INTO tombstones(body_id, at) VALUES(?, ?) ON CONFLICT(body_id) DO UPDATE SET at = excluded.at`, id, p.seq)
 	return err
 }
@@ -329,7 +334,7 @@ func (p *postingsTx) merge() error {
 			return err
 		}
 	}
-	return p.compact()
+	return nil
 }
 
 // compact merges every segment into one when there are more tombstones
@@ -400,10 +405,8 @@ func (t tombstones) keep(hi, maxAt int64) func(int64) bool {
 	}
 }
 
-func readTombstones(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, after int64, into tombstones) (maxAt int64, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT body_id, at FROM tombstones WHERE at > ?`, after)
+func readTombstones(ctx context.Context, tx *sql.Tx, into tombstones) (maxAt int64, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT body_id, at FROM tombstones`)
 	if err != nil {
 		return 0, err
 	}
@@ -472,7 +475,7 @@ func (r *segReader) advance() (bool, error) {
 // given level and deletes them.
 func (p *postingsTx) mergeSegments(segs []segment, level int64) error {
 	tombs := tombstones{}
-	maxAt, err := readTombstones(p.ctx, p.tx, 0, tombs)
+	maxAt, err := readTombstones(p.ctx, p.tx, tombs)
 	if err != nil {
 		return err
 	}
@@ -541,7 +544,7 @@ func (p *postingsTx) mergeSegments(segs []segment, level int64) error {
 			return err
 		}
 	}
-	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created, bytes) VALUES(?, ?, ?, ?, ?)`, seg, level, hi, p.seq, w.bytes); err != nil {
+	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created) VALUES(?, ?, ?, ?)`, seg, level, hi, p.seq); err != nil {
 		return err
 	}
 	return p.pruneTombstones()

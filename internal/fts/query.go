@@ -185,16 +185,16 @@ func (ix *Index) Query(ctx context.Context, c Cond) (ids []int64, ok bool, err e
 func (ix *Index) tombstonesAt(ctx context.Context, tx *sql.Tx, seq int64) (tombstones, int64, error) {
 	ix.tombMu.Lock()
 	defer ix.tombMu.Unlock()
-	if ix.tombValid && ix.tombSeq == seq {
+	if ix.tombs != nil && ix.tombSeq == seq {
 		return ix.tombs, ix.tombMax, nil
 	}
 	t := tombstones{}
-	maxAt, err := readTombstones(ctx, tx, 0, t)
+	maxAt, err := readTombstones(ctx, tx, t)
 	if err != nil {
 		return nil, 0, err
 	}
-	if !ix.tombValid || seq > ix.tombSeq {
-		ix.tombs, ix.tombMax, ix.tombSeq, ix.tombValid = t, maxAt, seq, true
+	if ix.tombs == nil || seq > ix.tombSeq {
+		ix.tombs, ix.tombMax, ix.tombSeq = t, maxAt, seq
 	}
 	return t, maxAt, nil
 }
