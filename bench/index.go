@@ -134,8 +134,9 @@ func (t *petrelTarget) IndexAfterFill(ctx context.Context, _ string, n int, fill
 
 // indexSettle is the wait after the index caught up (after the fill and
 // after each rebuild) before its size is taken: its periodic checkpoint
-// (every 2 s) then has folded the write-ahead log into the database.
-const indexSettle = 3 * time.Second
+// (every 2 s) then has folded the write-ahead log into the database, and
+// truncated it at the next round, finding nothing more written.
+const indexSettle = 5 * time.Second
 
 // messagesMetric counts the messages a replicator has indexed since the
 // process started, per shard.

@@ -108,9 +108,9 @@ func (r *imapReport) searchMarkdown() string {
 		"(the indexing msg/s of the table: the median of the three, with min–max; the index size is taken after the last; the size after the fill is given in brackets). Dovecot fts-xapian: the fill runs with `fts_autoindex = no`, then `doveadm index -u USER INBOX` is timed "+
 		"(messages ÷ its time), then Dovecot is restarted with `fts_autoindex = yes` for the rest. Dovecot and Cyrus as configured here have no full-text index: "+
 		"SEARCH TEXT and BODY read every message.\n", backlogMetric)
-	w("- **Disk:** `du` (allocated blocks, hard links once) after the fill and the indexing, the server running: Petrel's data folder (index: `<data>/index/`), " +
-		"Dovecot's maildirs with their index files (index: the maildir's `xapian-indexes`), Cyrus's partition and configdirectory. " +
-		"Per message = du ÷ messages; index share = index du ÷ bytes appended (mail volume).\n")
+	w("- **Disk:** `du` (allocated blocks, hard links once) after the fill and the indexing, the server running (Petrel: %s after its index caught up, its write-ahead log then checkpointed and truncated): Petrel's data folder (index: `<data>/index/`), "+
+		"Dovecot's maildirs with their index files (index: the maildir's `xapian-indexes`), Cyrus's partition and configdirectory. "+
+		"Per message = du ÷ messages; index share = index du ÷ bytes appended (mail volume).\n", indexSettle)
 	nq := len(c.searchCfg.queries)
 	pool := ""
 	if r.terms != nil {

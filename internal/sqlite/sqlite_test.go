@@ -1,0 +1,117 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func walSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path + "-wal")
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// TestIdleWALTruncated checks that the WAL of a rebuildable database (the
+// search index) is truncated once it is checkpointed and nothing more is
+// written, even when it is small, and that the WAL of a database of record
+// keeps its file (reused by the next writes, not given back).
+func TestIdleWALTruncated(t *testing.T) {
+	ctx := context.Background()
+	for _, rebuildable := range []bool{true, false} {
+		path := filepath.Join(t.TempDir(), "x.db")
+		db, err := OpenWith(ctx, path, []string{`CREATE TABLE t(x)`}, Options{Rebuildable: rebuildable, CheckpointEvery: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			if _, err := db.Write.ExecContext(ctx, `INSERT INTO t(x) VALUES(?)`, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if walSize(t, path) == 0 {
+			t.Fatal("no WAL after the writes")
+		}
+		wait := 5 * time.Second // at most; the checkpointer runs every 20 ms
+		if !rebuildable {
+			wait = 300 * time.Millisecond
+		}
+		deadline := time.Now().Add(wait)
+		for walSize(t, path) != 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		size := walSize(t, path)
+		if rebuildable && size != 0 {
+			t.Errorf("rebuildable: WAL still %d bytes after the database went idle", size)
+		}
+		if !rebuildable && size == 0 {
+			t.Errorf("database of record: WAL truncated")
+		}
+		var n int
+		if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 20 {
+			t.Errorf("rebuildable %v: %d rows, %v", rebuildable, n, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestIdleFreePagesReturned checks that a rebuildable database created
+// with auto_vacuum incremental gives the pages freed by its writes back to
+// the file system once it is idle.
+func TestIdleFreePagesReturned(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	// auto_vacuum is set before the first table, as fts.create does.
+	pre, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pre.ExecContext(ctx, `PRAGMA auto_vacuum = 2; CREATE TABLE t(x)`); err != nil {
+		t.Fatal(err)
+	}
+	pre.Close()
+	db, err := OpenWith(ctx, path, []string{`CREATE TABLE IF NOT EXISTS t(x)`}, Options{Rebuildable: true, CheckpointEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 50 {
+		if _, err := db.Write.ExecContext(ctx, `INSERT INTO t(x) VALUES(zeroblob(20000 + ?))`, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Write.ExecContext(ctx, `DELETE FROM t WHERE rowid % 2 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	free := func() (n int) {
+		if err := db.Read.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if free() == 0 {
+		t.Fatal("no free page after the deletion")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for (free() != 0 || walSize(t, path) != 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, w := free(), walSize(t, path); n != 0 || w != 0 {
+		t.Errorf("idle: %d free pages, WAL %d bytes; want 0, 0", n, w)
+	}
+	var rows int
+	if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&rows); err != nil || rows != 25 {
+		t.Errorf("%d rows, %v; want 25", rows, err)
+	}
+}
