@@ -423,8 +423,8 @@ var layouts = []struct {
 }
 
 // BenchmarkLayouts builds the other layouts measured, from extracted Docs,
-// in the same kind of file (internal/sqlite; texts for verification in a
-// texts table as Index keeps them, unless the layout stores the content).
+// in the same kind of file (internal/sqlite; texts for verification in
+// blocks as Index keeps them, unless the layout stores the content).
 func BenchmarkLayouts(b *testing.B) {
 	c := loadBench(b)
 	entries := c.entries()
@@ -485,31 +485,14 @@ func applyLayout(ctx context.Context, ix *Index, l layout, entries []Entry) erro
 		defer s.Close()
 		ins = append(ins, s)
 	}
-	putText, err := ix.db.Write.PrepareContext(ctx, `INSERT INTO texts(body_id, hash, text) VALUES(?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer putText.Close()
 	for i := 0; i < len(entries); i += benchBatch {
 		batch := entries[i:min(i+benchBatch, len(entries))]
-		var texts [][]byte
-		if !l.content {
-			texts = make([][]byte, len(batch))
-			var wg sync.WaitGroup
-			for w := range runtime.GOMAXPROCS(0) {
-				wg.Go(func() {
-					for k := w; k < len(batch); k += runtime.GOMAXPROCS(0) {
-						texts[k] = encodeDoc(&batch[k].Doc)
-					}
-				})
-			}
-			wg.Wait()
-		}
 		tx, err := ix.db.Write.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		for k, e := range batch {
+		tt := newTextsTx(ctx, tx, &ix.texts, runtime.GOMAXPROCS(0))
+		for _, e := range batch {
 			h := e.Doc.Header + "\n" + e.Doc.Fields
 			bd := strings.Join(e.Doc.Body, "\n")
 			for _, s := range ins {
@@ -518,12 +501,13 @@ func applyLayout(ctx context.Context, ix *Index, l layout, entries []Entry) erro
 					return err
 				}
 			}
-			if texts != nil {
-				if _, err := tx.StmtContext(ctx, putText).ExecContext(ctx, e.BodyID, e.Hash[:], texts[k]); err != nil {
-					tx.Rollback()
-					return err
-				}
+			if !l.content {
+				tt.add(e.BodyID, e.Hash[:], marshalDoc(nil, &e.Doc), groupKey(&e.Doc))
 			}
+		}
+		if err := tt.flush(); err != nil {
+			tx.Rollback()
+			return err
 		}
 		if err := tx.Commit(); err != nil {
 			return err
@@ -625,7 +609,7 @@ func BenchmarkDocs(b *testing.B) {
 	})
 	b.Run("read-only", func(b *testing.B) {
 		for b.Loop() {
-			rows, err := ix.db.Read.QueryContext(ctx, `SELECT body_id, text FROM texts ORDER BY body_id`)
+			rows, err := ix.db.Read.QueryContext(ctx, `SELECT id, data FROM textblocks ORDER BY id`)
 			if err != nil {
 				b.Fatal(err)
 			}

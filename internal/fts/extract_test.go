@@ -173,20 +173,38 @@ func sameDoc(a, b Doc) bool {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	for _, d := range []Doc{
+	docs := []Doc{
 		{},
 		{Header: "h", Fields: "f\x00g"},
 		{Header: "from: x\n", Body: []string{"", "a\x00b", strings.Repeat("long text ", 1000)}},
-	} {
-		got, _, err := decodeDoc(encodeDoc(&d), nil)
-		if err != nil || !sameDoc(got, d) {
-			t.Errorf("round trip of %.80q: %.80q, %v", d, got, err)
+	}
+	// A block of the three, under IDs 1 << 40, -7 and 1, then read back.
+	ids := []int64{1 << 40, -7, 1}
+	var block []byte
+	for i, d := range docs {
+		block = appendBlockEntry(block, ids[i], marshalDoc(nil, &d))
+	}
+	i := 0
+	err := walkBlock(block, func(id int64, raw []byte) bool {
+		got, err := unmarshalDoc(raw)
+		if id != ids[i] || err != nil || !sameDoc(got, docs[i]) {
+			t.Errorf("entry %d: %d %.80q, %v; want %d %.80q", i, id, got, err, ids[i], docs[i])
+		}
+		i++
+		return true
+	})
+	if err != nil || i != len(docs) {
+		t.Fatalf("walkBlock: %d entries, %v", i, err)
+	}
+	for n := 1; n < len(block); n++ {
+		complete := 0
+		err := walkBlock(block[:n], func(int64, []byte) bool { complete++; return true })
+		if err == nil && n != len(block) && complete == len(docs) {
+			t.Errorf("walkBlock of %d of %d bytes read every entry", n, len(block))
 		}
 	}
-	for _, bad := range [][]byte{nil, {0x28, 0xb5}, encodeDoc(&Doc{})[:5]} {
-		if _, _, err := decodeDoc(bad, nil); err == nil {
-			t.Errorf("decodeDoc(%x) succeeded", bad)
-		}
+	if err := walkBlock([]byte{0x80}, func(int64, []byte) bool { return true }); err == nil {
+		t.Error("walkBlock of a truncated uvarint succeeded")
 	}
 	raw := marshalDoc(nil, &Doc{Header: "abc", Body: []string{"x"}})
 	for i := range raw {

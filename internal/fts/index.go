@@ -21,7 +21,7 @@ import (
 // of a message's text (Extract). An index of another version is emptied
 // when opened, its cursors reset, so that its feeder indexes everything
 // again.
-const formatVersion = 3
+const formatVersion = 4
 
 var migrations = []string{
 	// grams: one row per indexed body (rowid = body ID), the tokens of
@@ -50,6 +50,16 @@ var migrations = []string{
 	CREATE TABLE postings(data BLOB NOT NULL);
 	CREATE TABLE tombstones(body_id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 	INSERT INTO counters(name, value) VALUES('seq', 0);`,
+	// Format 4: the stored texts compressed in blocks of several bodies
+	// (texts.go); the first ID of a list relative to its segment's base
+	// (postings.go). An index of format 3 is emptied by Reset when its
+	// replicator starts.
+	`DROP TABLE texts;
+	CREATE TABLE texts(body_id INTEGER PRIMARY KEY, hash BLOB NOT NULL, block INTEGER NOT NULL);
+	CREATE TABLE textblocks(id INTEGER PRIMARY KEY, docs INTEGER NOT NULL, live INTEGER NOT NULL, raw INTEGER NOT NULL, fill INTEGER NOT NULL, data BLOB NOT NULL);
+	CREATE INDEX textblocks_fill ON textblocks(fill);
+	INSERT INTO counters(name, value) VALUES('textblock', 0);
+	ALTER TABLE segments ADD COLUMN base INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Index is the full-text index of one shard, in a SQLite file of its own.
@@ -72,7 +82,8 @@ type Index struct {
 	tombMax int64
 	tombSeq int64
 
-	getHash, putBlock, delText, putText, addDocs, setCursor *sql.Stmt
+	texts                        textStmts
+	putBlock, addDocs, setCursor *sql.Stmt
 }
 
 // Open opens the index at path, creating it if needed.
@@ -93,10 +104,7 @@ func Open(ctx context.Context, path string) (*Index, error) {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&ix.getHash, `SELECT hash FROM texts WHERE body_id = ?`},
 		{&ix.putBlock, `INSERT INTO postings(rowid, data) VALUES(?, ?)`},
-		{&ix.delText, `DELETE FROM texts WHERE body_id = ?`},
-		{&ix.putText, `INSERT OR REPLACE INTO texts(body_id, hash, text) VALUES(?, ?, ?)`},
 		{&ix.addDocs, `UPDATE counters SET value = value + ? WHERE name = 'docs'`},
 		{&ix.setCursor, `INSERT INTO cursors(name, value) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`},
 	} {
@@ -104,6 +112,10 @@ func Open(ctx context.Context, path string) (*Index, error) {
 			ix.Close()
 			return nil, err
 		}
+	}
+	if err := ix.texts.prepare(ctx, db.Write); err != nil {
+		ix.Close()
+		return nil, err
 	}
 	return ix, nil
 }
@@ -178,7 +190,7 @@ func (ix *Index) Reset(ctx context.Context) error {
 	defer tx.Rollback()
 	for _, q := range []string{
 		`DELETE FROM segments`, `DELETE FROM postings`, `DELETE FROM tombstones`,
-		`DELETE FROM texts`, `DELETE FROM cursors`,
+		`DELETE FROM texts`, `DELETE FROM textblocks`, `DELETE FROM cursors`,
 		`UPDATE counters SET value = 0 WHERE name = 'docs'`,
 		`UPDATE counters SET value = value + 1 WHERE name = 'seq'`,
 		fmt.Sprintf(`UPDATE counters SET value = %d WHERE name = 'format'`, formatVersion),
@@ -198,7 +210,7 @@ func (ix *Index) Reset(ctx context.Context) error {
 func (ix *Index) Close() error {
 	ix.closeOnce.Do(func() {
 		var errs []error
-		for _, s := range []*sql.Stmt{ix.getHash, ix.putBlock, ix.delText, ix.putText, ix.addDocs, ix.setCursor} {
+		for _, s := range append([]*sql.Stmt{ix.putBlock, ix.addDocs, ix.setCursor}, ix.texts.all()...) {
 			if s != nil {
 				errs = append(errs, s.Close())
 			}
@@ -225,14 +237,15 @@ type Entry struct {
 
 // prepared is an Entry turned into what is written.
 type prepared struct {
-	keys []uint32 // its distinct trigram keys
-	text []byte
-	skip bool          // Load found no body
-	err  error         // from Load
-	done chan struct{} // closed when the fields above are set
+	keys  []uint32      // its distinct trigram keys
+	raw   []byte        // its Doc, marshalDoc
+	group string        // groupKey
+	skip  bool          // Load found no body
+	err   error         // from Load
+	done  chan struct{} // closed when the fields above are set
 }
 
-// prepare loads (Entry.Load) and computes the tokens and the compressed
+// prepare loads (Entry.Load) and computes the tokens and the encoded
 // text of every entry on workers goroutines, in the order of the entries,
 // so that the caller can write the first ones while the next are computed:
 // it waits for out[i].done. Once stop is closed, the entries not started
@@ -267,7 +280,8 @@ func prepare(put []Entry, workers int, stop <-chan struct{}) []prepared {
 					d = &doc
 				}
 				out[i].keys = docKeys(d, &g)
-				out[i].text = encodeDoc(d)
+				out[i].raw = marshalDoc(make([]byte, 0, d.Size()+16+2*len(d.Body)), d)
+				out[i].group = groupKey(d)
 				close(out[i].done)
 			}
 		}()
@@ -302,45 +316,33 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 		return err
 	}
 	pt.seq++
-	getHash := tx.StmtContext(ctx, ix.getHash)
-	delText, putText := tx.StmtContext(ctx, ix.delText), tx.StmtContext(ctx, ix.putText)
+	tt := newTextsTx(ctx, tx, &ix.texts, workers)
 	// last is the entry of each ID put by the batch that is indexed: the
 	// last one, when an ID is put twice.
 	last := map[int64]int{}
 	changed := false // postings or tombstones
-	// lookup returns the hash indexed under id, nil when none.
-	lookup := func(id int64) ([]byte, error) {
-		var h []byte
-		err := getHash.QueryRowContext(ctx, id).Scan(&h)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
+	// removeStored removes what is indexed under id; false when nothing
+	// is.
+	removeStored := func(id int64) (bool, error) {
+		_, block, ok, err := tt.lookup(id)
+		if err != nil || !ok {
+			return false, err
 		}
-		if err == nil && h == nil {
-			h = []byte{}
-		}
-		return h, err
-	}
-	remove := func(id int64) error {
 		changed = true
 		if err := pt.tombstone(id); err != nil {
-			return err
+			return false, err
 		}
-		_, err := delText.ExecContext(ctx, id)
-		return err
+		return true, tt.remove(id, block)
 	}
 	docs := int64(0)
 	for _, id := range del {
-		h, err := lookup(id)
+		removed, err := removeStored(id)
 		if err != nil {
 			return err
 		}
-		if h == nil {
-			continue
+		if removed {
+			docs--
 		}
-		if err := remove(id); err != nil {
-			return err
-		}
-		docs--
 	}
 	for i := range put {
 		e := &put[i]
@@ -355,22 +357,26 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 		if prep[i].skip {
 			continue
 		}
-		h, err := lookup(e.BodyID)
-		if err != nil {
-			return err
-		}
-		if h != nil {
-			if err := remove(e.BodyID); err != nil {
+		// An ID put again by this batch: what was stored before the
+		// batch is already removed, and the Doc added replaces the one
+		// added first.
+		if _, again := last[e.BodyID]; !again {
+			removed, err := removeStored(e.BodyID)
+			if err != nil {
 				return err
 			}
-			docs--
+			if removed {
+				docs--
+			}
+			docs++
 		}
 		last[e.BodyID] = i
 		changed = true
-		if _, err := putText.ExecContext(ctx, e.BodyID, e.Hash[:], prep[i].text); err != nil {
-			return err
-		}
-		docs++
+		tt.add(e.BodyID, e.Hash[:], prep[i].raw, prep[i].group)
+		prep[i].raw = nil
+	}
+	if err := tt.flush(); err != nil {
+		return err
 	}
 	if changed {
 		postings := builder{}

@@ -24,6 +24,19 @@ func openTest(t testing.TB) (*Index, string) {
 	return ix, path
 }
 
+// reopenTest closes ix and opens the index at path again, closed at the
+// end of the test.
+func reopenTest(t testing.TB, ix *Index, path string) *Index {
+	t.Helper()
+	ix.Close()
+	ix2, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix2.Close() })
+	return ix2
+}
+
 func entry(id int64, text string) Entry {
 	return Entry{BodyID: id, Hash: sha256.Sum256([]byte(text)), Doc: Doc{
 		Header: Fold("Subject: " + text + "\n"),
@@ -171,12 +184,7 @@ func TestApply(t *testing.T) {
 	}
 
 	// Everything survives a reopen.
-	ix.Close()
-	ix2, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix2.Close()
+	ix2 := reopenTest(t, ix, path)
 	if c, _ := ix2.Cursor(ctx, "log"); c != 20 {
 		t.Errorf("cursor after reopen = %d", c)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 )
@@ -61,9 +62,15 @@ func rowKey(seg int64, term uint32) int64 { return seg<<termBits | int64(term) }
 
 // List encodings: the kind is the low bit of the uvarint that gives the
 // length of the encoded list.
+// The first ID of a list is stored as its difference from the segment's
+// base (its smallest ID, segments.base): the bodies of a segment are
+// mostly of one batch, close together, so the difference takes a byte or
+// two where the ID itself takes three or four in a shard of millions of
+// bodies. Differences are taken modulo 2^64: any base decodes right, the
+// smallest ID gives the shortest.
 const (
-	kindDeltas = 0 // uvarints: the first ID (as uint64), then differences
-	kindBitmap = 1 // uvarint first ID (as uint64), then a bit per ID from it
+	kindDeltas = 0 // uvarints: the first ID less the base, then differences
+	kindBitmap = 1 // uvarint first ID less the base, then a bit per ID from it
 )
 
 func uvarintLen(x uint64) int {
@@ -75,22 +82,24 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// appendList appends the encoding of ids (sorted, distinct, not empty):
-// the uvarint length<<1|kind, then the list in the smaller encoding.
-func appendList(b []byte, ids []int64) []byte {
+// appendList appends the encoding of ids (sorted, distinct, not empty, not
+// below base): the uvarint length<<1|kind, then the list in the smaller
+// encoding.
+func appendList(b []byte, ids []int64, base int64) []byte {
+	first := uint64(ids[0]) - uint64(base)
 	deltas, prev := 0, uint64(0)
 	for i, id := range ids {
 		if i == 0 {
-			deltas += uvarintLen(uint64(id))
+			deltas += uvarintLen(first)
 		} else {
 			deltas += uvarintLen(uint64(id) - prev)
 		}
 		prev = uint64(id)
 	}
 	span := uint64(ids[len(ids)-1] - ids[0])
-	if bitmap := uvarintLen(uint64(ids[0])) + int(span/8) + 1; span < 1<<24 && bitmap < deltas {
+	if bitmap := uvarintLen(first) + int(span/8) + 1; span < 1<<24 && bitmap < deltas {
 		b = binary.AppendUvarint(b, uint64(bitmap)<<1|kindBitmap)
-		b = binary.AppendUvarint(b, uint64(ids[0]))
+		b = binary.AppendUvarint(b, first)
 		start := len(b)
 		b = append(b, make([]byte, span/8+1)...)
 		for _, id := range ids {
@@ -103,7 +112,7 @@ func appendList(b []byte, ids []int64) []byte {
 	prev = 0
 	for i, id := range ids {
 		if i == 0 {
-			b = binary.AppendUvarint(b, uint64(id))
+			b = binary.AppendUvarint(b, first)
 		} else {
 			b = binary.AppendUvarint(b, uint64(id)-prev)
 		}
@@ -112,9 +121,10 @@ func appendList(b []byte, ids []int64) []byte {
 	return b
 }
 
-// decodeList appends the IDs of an encoded list (kind, payload) to dst,
-// keeping those keep accepts (all when keep is nil).
-func decodeList(dst []int64, kind uint64, p []byte, keep func(int64) bool) ([]int64, error) {
+// decodeList appends the IDs of an encoded list (kind, payload) of a
+// segment of the given base to dst, keeping those keep accepts (all when
+// keep is nil).
+func decodeList(dst []int64, kind uint64, p []byte, base int64, keep func(int64) bool) ([]int64, error) {
 	switch kind {
 	case kindDeltas:
 		var id uint64
@@ -125,7 +135,7 @@ func decodeList(dst []int64, kind uint64, p []byte, keep func(int64) bool) ([]in
 			}
 			p = p[k:]
 			if i == 0 {
-				id = x
+				id = uint64(base) + x
 			} else {
 				id += x
 			}
@@ -138,6 +148,7 @@ func decodeList(dst []int64, kind uint64, p []byte, keep func(int64) bool) ([]in
 		if k <= 0 {
 			return dst, errCorruptPostings
 		}
+		first += uint64(base)
 		for i, w := range p[k:] {
 			for ; w != 0; w &= w - 1 {
 				id := int64(first + uint64(i)*8 + uint64(bits.TrailingZeros8(w)))
@@ -196,6 +207,7 @@ type segWriter struct {
 	ctx   context.Context
 	put   *sql.Stmt // INSERT INTO postings(rowid, data)
 	seg   int64
+	base  int64 // the segment's smallest ID (segments.base)
 	buf   []byte
 	list  []byte // the encoded list being added
 	first uint32
@@ -204,7 +216,7 @@ type segWriter struct {
 }
 
 func (w *segWriter) add(term uint32, ids []int64) error {
-	w.list = appendList(w.list[:0], ids)
+	w.list = appendList(w.list[:0], ids, w.base)
 	if w.n > 0 && len(w.buf)+binary.MaxVarintLen32+len(w.list) > blockMax {
 		if err := w.flush(); err != nil {
 			return err
@@ -234,6 +246,7 @@ func (w *segWriter) flush() error {
 // segment is a row of table segments.
 type segment struct {
 	id, level, hi, created int64
+	base                   int64 // no ID of the segment is below it (see kindDeltas)
 }
 
 // builder collects the postings of one Apply.
@@ -290,11 +303,13 @@ func (p *postingsTx) writeSegment(b builder) error {
 		return err
 	}
 	keys := make([]uint32, 0, len(b))
-	for k := range b {
+	base := int64(math.MaxInt64)
+	for k, ids := range b {
 		keys = append(keys, k)
+		base = min(base, slices.Min(ids))
 	}
 	slices.Sort(keys)
-	w := segWriter{ctx: p.ctx, put: p.put, seg: seg}
+	w := segWriter{ctx: p.ctx, put: p.put, seg: seg, base: base}
 	for _, k := range keys {
 		ids := b[k]
 		if !slices.IsSorted(ids) {
@@ -307,7 +322,7 @@ func (p *postingsTx) writeSegment(b builder) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created) VALUES(?, 0, ?, ?)`, seg, p.seq, p.seq)
+	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created, base) VALUES(?, 0, ?, ?, ?)`, seg, p.seq, p.seq, base)
 	return err
 }
 
@@ -373,7 +388,7 @@ func (p *postingsTx) compact() error {
 }
 
 func readSegments(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]segment, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, level, hi, created FROM segments `+where+` ORDER BY id`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, level, hi, created, base FROM segments `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +396,7 @@ func readSegments(ctx context.Context, tx *sql.Tx, where string, args ...any) ([
 	var out []segment
 	for rows.Next() {
 		var s segment
-		if err := rows.Scan(&s.id, &s.level, &s.hi, &s.created); err != nil {
+		if err := rows.Scan(&s.id, &s.level, &s.hi, &s.created, &s.base); err != nil {
 			return nil, err
 		}
 		out = append(out, s)
@@ -439,7 +454,7 @@ type segReader struct {
 func (r *segReader) advance() (bool, error) {
 	for {
 		for r.it.next() {
-			ids, err := decodeList(r.ids[:0], r.it.kind, r.it.payload, r.keep)
+			ids, err := decodeList(r.ids[:0], r.it.kind, r.it.payload, r.seg.base, r.keep)
 			if err != nil {
 				return false, err
 			}
@@ -480,8 +495,9 @@ func (p *postingsTx) mergeSegments(segs []segment, level int64) error {
 		return err
 	}
 	readers := make([]*segReader, 0, len(segs))
-	hi := int64(0)
+	hi, base := int64(0), int64(math.MaxInt64)
 	for _, s := range segs {
+		base = min(base, s.base)
 		r := &segReader{p: p, seg: s, keep: tombs.keep(s.hi, maxAt), next: rowKey(s.id, 0)}
 		ok, err := r.advance()
 		if err != nil {
@@ -496,7 +512,7 @@ func (p *postingsTx) mergeSegments(segs []segment, level int64) error {
 	if err != nil {
 		return err
 	}
-	w := segWriter{ctx: p.ctx, put: p.put, seg: seg}
+	w := segWriter{ctx: p.ctx, put: p.put, seg: seg, base: base}
 	var ids []int64
 	for len(readers) > 0 {
 		term := readers[0].term
@@ -544,7 +560,7 @@ func (p *postingsTx) mergeSegments(segs []segment, level int64) error {
 			return err
 		}
 	}
-	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created) VALUES(?, ?, ?, ?)`, seg, level, hi, p.seq); err != nil {
+	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO segments(id, level, hi, created, base) VALUES(?, ?, ?, ?, ?)`, seg, level, hi, p.seq, base); err != nil {
 		return err
 	}
 	return p.pruneTombstones()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -29,14 +30,17 @@ func TestListEncoding(t *testing.T) {
 		}
 	}
 	kinds := map[uint64]int{}
-	for _, ids := range cases {
-		b := appendList([]byte{0xAA}, ids)
+	for n, ids := range cases {
+		// The segment's base: the first ID, below it, or the smallest
+		// int64 (differences wrap around).
+		base := []int64{ids[0], ids[0] - r.Int64N(1000), math.MinInt64}[n%3]
+		b := appendList([]byte{0xAA}, ids, base)
 		it := newBlockIter(7, append([]byte{0}, b[1:]...))
 		if !it.next() || it.term != 7 {
 			t.Fatalf("%v: no list in %x (%v)", ids, b, it.err)
 		}
 		kinds[it.kind]++
-		got, err := decodeList(nil, it.kind, it.payload, nil)
+		got, err := decodeList(nil, it.kind, it.payload, base, nil)
 		if err != nil || !slices.Equal(got, ids) {
 			t.Fatalf("%v: decoded %v, %v", ids, got, err)
 		}
@@ -44,7 +48,7 @@ func TestListEncoding(t *testing.T) {
 			t.Fatalf("%v: more after the list: %v", ids, it.err)
 		}
 		// A filter drops what it refuses.
-		odd, err := decodeList(nil, it.kind, it.payload, func(id int64) bool { return id%2 != 0 })
+		odd, err := decodeList(nil, it.kind, it.payload, base, func(id int64) bool { return id%2 != 0 })
 		if err != nil || !slices.Equal(odd, slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id%2 == 0 })) {
 			t.Fatalf("%v: filtered %v, %v", ids, odd, err)
 		}
@@ -53,11 +57,11 @@ func TestListEncoding(t *testing.T) {
 		t.Errorf("both encodings should have been used: %v", kinds)
 	}
 	// Truncated and garbage blocks are errors, never panics.
-	b := appendList(binaryTerm(3), []int64{1, 5, 9, 1000})
+	b := appendList(binaryTerm(3), []int64{1, 5, 9, 1000}, 0)
 	for n := range len(b) {
 		it := newBlockIter(0, b[:n])
 		for it.next() {
-			decodeList(nil, it.kind, it.payload, nil)
+			decodeList(nil, it.kind, it.payload, 0, nil)
 		}
 	}
 	for range 2000 {
@@ -67,7 +71,7 @@ func TestListEncoding(t *testing.T) {
 		}
 		it := newBlockIter(uint32(r.IntN(termMask)), junk)
 		for it.next() {
-			decodeList(nil, it.kind, it.payload, nil)
+			decodeList(nil, it.kind, it.payload, int64(r.Uint64()), nil)
 		}
 	}
 }
@@ -208,12 +212,6 @@ func TestPostingsExact(t *testing.T) {
 	}
 	check(-2)
 	// The same answers after a reopen (no cached tombstones).
-	ix.Close()
-	ix2, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix2.Close()
-	ix = ix2
+	ix = reopenTest(t, ix, path)
 	check(-1)
 }

@@ -229,7 +229,7 @@ func (r *postingsReader) list(k uint32) ([]int64, error) {
 			}
 			if it.term == k {
 				n := len(out)
-				if out, err = decodeList(out, it.kind, it.payload, r.tombs.keep(s.hi, r.maxAt)); err != nil {
+				if out, err = decodeList(out, it.kind, it.payload, s.base, r.tombs.keep(s.hi, r.maxAt)); err != nil {
 					return nil, fmt.Errorf("fts: segment %d: %w", s.id, err)
 				}
 				if n > 0 && len(out) > n && out[n] <= out[n-1] {
@@ -334,70 +334,118 @@ func union(a, b []int64) []int64 {
 	return append(out, b[j:]...)
 }
 
-// docsChunk is how many stored texts one query of Docs reads.
+// docsChunk is how many IDs one read of Docs looks up.
 const docsChunk = 256
 
+// docsChunkOf is the IDs of one chunk that are indexed, each with its
+// block, decompressed by the workers.
+type docsChunkOf struct {
+	ids    []int64
+	blocks []*docsBlock // of each of ids
+}
+
+type docsBlock struct {
+	id   int64
+	data []byte // compressed, until decoded
+	raw  []byte
+	err  error
+	done chan struct{}
+	used int // the last chunk that needed it
+}
+
+// docsKeep is how many chunks a decoded block is kept for after the last
+// one that needed it: the Docs of a batch are ordered by sender in their
+// blocks (groupKey), so the IDs of a block are spread over the batch, and
+// consecutive chunks of candidates need the same blocks again. A block's
+// content never changes (block IDs are not reused), so a block decoded
+// for one chunk serves the next ones.
+const docsKeep = 2
+
 // Docs calls fn with the stored Doc of each of ids that is indexed, in
-// ascending ID order, until fn returns false; ids must be sorted. The texts
-// are read by one goroutine and decompressed by one per CPU while fn runs;
-// fn is called from the calling goroutine.
+// ascending ID order, until fn returns false; ids must be sorted. The
+// texts are read by one goroutine, a chunk of IDs and their blocks in one
+// read transaction, and the blocks decompressed by one goroutine per CPU
+// while fn runs; fn is called from the calling goroutine.
 func (ix *Index) Docs(ctx context.Context, ids []int64, fn func(id int64, d Doc) bool) error {
-	type item struct {
-		id     int64
-		stored []byte
-		doc    Doc
-		err    error
-		done   chan struct{}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ordered := make(chan *item, 2*docsChunk)
-	work := make(chan *item, 2*docsChunk)
+	ordered := make(chan *docsChunkOf, 2)
+	work := make(chan *docsBlock, 2*docsChunk)
 	var readErr error
 	go func() {
 		defer close(ordered)
 		defer close(work)
-		for len(ids) > 0 {
+		recent := map[int64]*docsBlock{}
+		for n := 0; len(ids) > 0; n++ {
 			if readErr = ctx.Err(); readErr != nil {
 				return
 			}
 			chunk := ids[:min(len(ids), docsChunk)]
 			ids = ids[len(chunk):]
-			if readErr = ix.readTexts(ctx, chunk, func(id int64, stored []byte) {
-				it := &item{id: id, stored: stored, done: make(chan struct{})}
-				ordered <- it
-				work <- it
-			}); readErr != nil {
+			c, blocks, err := ix.readChunk(ctx, chunk, recent, n)
+			if readErr = err; err != nil {
 				return
+			}
+			for id, b := range recent {
+				if b.used < n-docsKeep {
+					delete(recent, id)
+				}
+			}
+			ordered <- c
+			for _, b := range blocks {
+				work <- b
 			}
 		}
 	}()
 	for range runtime.GOMAXPROCS(0) {
 		go func() {
-			var buf []byte
-			for it := range work {
-				// The Doc's strings are copies: buf can be reused.
-				it.doc, buf, it.err = decodeDoc(it.stored, buf)
-				it.stored = nil
-				close(it.done)
+			_, dec := zstdCodec()
+			for b := range work {
+				var err error
+				if b.raw, err = dec.DecodeAll(b.data, nil); err != nil {
+					b.err = errCorrupt
+				}
+				b.data = nil
+				close(b.done)
 			}
 		}()
 	}
 	var err error
 	stopped := false // by fn or an error: the reader's error is then ours
-	for it := range ordered {
-		<-it.done
-		if it.err != nil {
-			err = fmt.Errorf("fts: body %d: %w", it.id, it.err)
-		}
-		if err != nil || !fn(it.id, it.doc) {
-			stopped = true
-			break
+chunks:
+	for c := range ordered {
+		for i, id := range c.ids {
+			b := c.blocks[i]
+			<-b.done
+			var d Doc
+			found := false
+			if err = b.err; err == nil {
+				err = walkBlock(b.raw, func(eid int64, raw []byte) bool {
+					if eid != id {
+						return true
+					}
+					d, err = unmarshalDoc(raw)
+					found = true
+					return false
+				})
+			}
+			if err == nil && !found {
+				err = errCorrupt
+			}
+			if err != nil {
+				err = fmt.Errorf("fts: body %d (text block %d): %w", id, b.id, err)
+			}
+			if err != nil || !fn(id, d) {
+				stopped = true
+				break chunks
+			}
 		}
 	}
 	cancel()
-	for range ordered {
-		// Let the reader see the cancellation and stop.
+	for c := range ordered {
+		// Let the reader see the cancellation and stop, and the workers
+		// finish.
+		_ = c
 	}
 	if err == nil && !stopped {
 		err = readErr // set before ordered was closed
@@ -405,21 +453,68 @@ func (ix *Index) Docs(ctx context.Context, ids []int64, fn func(id int64, d Doc)
 	return err
 }
 
-// readTexts calls fn with the stored text of each of ids (sorted) that is
-// indexed, in order.
-func (ix *Index) readTexts(ctx context.Context, ids []int64, fn func(id int64, stored []byte)) error {
-	rows, err := ix.db.Read.QueryContext(ctx, `SELECT body_id, text FROM texts WHERE body_id IN (SELECT value FROM json_each(?)) ORDER BY body_id`, idList(ids))
+// readChunk reads, in one read transaction, the block of each of ids
+// (sorted) that is indexed and the data of those blocks that are not in
+// recent, returned to be decoded; it adds them to recent, and marks every
+// block it needs as used by chunk n.
+func (ix *Index) readChunk(ctx context.Context, ids []int64, recent map[int64]*docsBlock, n int) (*docsChunkOf, []*docsBlock, error) {
+	tx, err := ix.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return err
+		return nil, nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT body_id, block FROM texts WHERE body_id IN (SELECT value FROM json_each(?)) ORDER BY body_id`, idList(ids))
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &docsChunkOf{}
+	byID := map[int64]*docsBlock{} // to read
+	var blocks []*docsBlock
+	var blockIDs []int64
+	for rows.Next() {
+		var id, block int64
+		if err := rows.Scan(&id, &block); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		b := recent[block]
+		if b == nil {
+			b = &docsBlock{id: block, done: make(chan struct{})}
+			byID[block] = b
+			recent[block] = b
+			blocks = append(blocks, b)
+			blockIDs = append(blockIDs, block)
+		}
+		b.used = n
+		c.ids = append(c.ids, id)
+		c.blocks = append(c.blocks, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(blocks) == 0 {
+		return c, nil, err
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT id, data FROM textblocks WHERE id IN (SELECT value FROM json_each(?))`, idList(blockIDs))
+	if err != nil {
+		return nil, nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
-		var stored []byte
-		if err := rows.Scan(&id, &stored); err != nil {
-			return err
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, nil, err
 		}
-		fn(id, stored)
+		if b := byID[id]; b != nil {
+			b.data = data
+		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, b := range blocks {
+		if b.data == nil {
+			return nil, nil, fmt.Errorf("fts: text block %d: %w", b.id, errCorrupt)
+		}
+	}
+	return c, blocks, nil
 }
