@@ -72,6 +72,13 @@ func (h *hub) unsubscribe(w *watch) {
 	}
 }
 
+// listening reports whether a session watches a mailbox of the shard.
+func (h *hub) listening(shard int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return shard >= 0 && shard < len(h.subs) && len(h.subs[shard]) > 0
+}
+
 func (h *hub) wakeMailboxes(shard int, mailboxes []int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -124,6 +131,20 @@ func (n *Notifier) Cursor(ctx context.Context) (int64, error) {
 		n.pos, n.set = head, true
 	}
 	return n.pos, nil
+}
+
+// Idle reports that no session watches a mailbox of the shard: the
+// replicator then reads nothing for the notifier (replication.Skipper). A
+// session subscribes before it reads its folder, so the entries it would
+// have been woken for before it subscribed are in what it reads.
+func (n *Notifier) Idle() bool { return !n.h.listening(n.shard.Index) }
+
+// Skip moves the notifier's cursor to head, entries up to which no session
+// needs.
+func (n *Notifier) Skip(head int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pos, n.set = max(n.pos, head), true
 }
 
 // Apply wakes the sessions of every mailbox the entries name.

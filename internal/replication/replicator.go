@@ -33,6 +33,19 @@ type Consumer interface {
 	Apply(ctx context.Context, changes []store.Change) error
 }
 
+// A Skipper is a consumer that may have no use for the log for a while
+// (the live-session notifications of a shard with no session): while
+// Idle reports true, its follower reads nothing and moves its cursor to
+// the head the shard knew before Idle was asked (Skip), so that an entry
+// committed after that moment is applied if the consumer is no longer
+// idle by then. Under a delivery load with no session watching, reading
+// the log for nobody took about a tenth of the server's CPU.
+type Skipper interface {
+	Consumer
+	Idle() bool
+	Skip(head int64)
+}
+
 // Options configure the replicators of a data folder.
 type Options struct {
 	DataDir string
@@ -333,7 +346,17 @@ func (r *replicator) follow(c Consumer, idle func(cursor *int64) error) {
 				}
 			}
 		}
-		changed, _ := r.shard.Changed()
+		changed, head := r.shard.Changed()
+		if sk, ok := c.(Skipper); ok && sk.Idle() {
+			if head > cursor {
+				cursor = head
+				sk.Skip(head)
+			}
+			if !r.wait(idle, changed, poll.C, kick) {
+				return
+			}
+			continue
+		}
 		n, err := r.applyNext(c, &cursor, log)
 		if err != nil {
 			if !r.failed(log, c, err, backoff) {
@@ -345,30 +368,41 @@ func (r *replicator) follow(c Consumer, idle func(cursor *int64) error) {
 		if n > 0 {
 			continue
 		}
-		select {
-		case <-ctx.Done():
+		if !r.wait(idle, changed, poll.C, kick) {
 			return
-		case <-changed:
-			// The index waits a moment after waking so that the
-			// deliveries of the next few milliseconds share one
-			// batch (one commit, one extraction fan-out) instead of
-			// one batch each; live sessions are told at once.
-			if idle != nil && r.m.opts.Coalesce > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(r.m.opts.Coalesce):
-				}
-			}
-		case <-poll.C:
-		case <-kick:
-			// Put the kick back for the check at the top.
-			select {
-			case kick <- struct{}{}:
-			default:
-			}
 		}
 	}
+}
+
+// wait waits for the next commit of the shard (changed), the poll or a
+// kick (for the consumer with maintenance, idle set); false when the
+// replicator stops.
+func (r *replicator) wait(idle func(cursor *int64) error, changed <-chan struct{}, poll <-chan time.Time, kick chan struct{}) bool {
+	ctx := r.ctx
+	select {
+	case <-ctx.Done():
+		return false
+	case <-changed:
+		// The index waits a moment after waking so that the
+		// deliveries of the next few milliseconds share one
+		// batch (one commit, one extraction fan-out) instead of
+		// one batch each; live sessions are told at once.
+		if idle != nil && r.m.opts.Coalesce > 0 {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(r.m.opts.Coalesce):
+			}
+		}
+	case <-poll:
+	case <-kick:
+		// Put the kick back for the check at the top.
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // applyNext applies the next batch of entries after *cursor to c, and

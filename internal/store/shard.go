@@ -110,6 +110,10 @@ type Shard struct {
 	headMu sync.Mutex
 	head   int64         // last committed change log ID seen by this process
 	notify chan struct{} // closed and replaced at every commit
+
+	// changes reads the change log (Changes), on the read pool: prepared
+	// once rather than parsed at each of a replicator's reads.
+	changes *sql.Stmt
 }
 
 func openShard(ctx context.Context, st *Store, index int, path string) (*Shard, error) {
@@ -128,6 +132,11 @@ func openShard(ctx context.Context, st *Store, index int, path string) (*Shard, 
 		db.Close()
 		return nil, err
 	}
+	if sh.changes, err = db.Read.PrepareContext(ctx, `SELECT id, modseq, mailbox_id, folder_id, kind, uid, body_id, flags, keywords, name, old_name, time
+		FROM changelog WHERE id > ? ORDER BY id LIMIT ?`); err != nil {
+		db.Close()
+		return nil, err
+	}
 	go sh.writer()
 	return sh, nil
 }
@@ -141,6 +150,7 @@ func (sh *Shard) close() error {
 	for _, s := range sh.stmts {
 		s.Close()
 	}
+	sh.changes.Close()
 	return sh.db.Close()
 }
 

@@ -165,8 +165,7 @@ func (sh *Shard) Head(ctx context.Context) (int64, error) {
 
 // Changes returns up to limit change log entries after ID after, in order.
 func (sh *Shard) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
-	rows, err := sh.db.Read.QueryContext(ctx, `SELECT id, modseq, mailbox_id, folder_id, kind, uid, body_id, flags, keywords, name, old_name, time
-		FROM changelog WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	rows, err := sh.changes.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, err
 	}
