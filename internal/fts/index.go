@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -379,12 +380,19 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 		return err
 	}
 	if changed {
-		postings := builder{}
+		order := make([]int64, 0, len(last))
+		pairs := 0
 		for id, i := range last {
-			postings.add(prep[i].keys, id)
-			prep[i].keys = nil
+			order = append(order, id)
+			pairs += len(prep[i].keys)
 		}
-		if err := pt.write(postings); err != nil {
+		slices.Sort(order)
+		postings := builder{ids: make([]int64, 0, len(order)), pairs: make([]uint64, 0, pairs)}
+		for _, id := range order {
+			postings.add(prep[last[id]].keys, id)
+			prep[last[id]].keys = nil
+		}
+		if err := pt.write(&postings); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'seq'`, pt.seq); err != nil {

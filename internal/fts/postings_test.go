@@ -215,3 +215,43 @@ func TestPostingsExact(t *testing.T) {
 	ix = reopenTest(t, ix, path)
 	check(-1)
 }
+
+// TestBuilderSort checks that the pairs of a builder come out sorted by
+// key, the bodies of a key in the order they were added.
+func TestBuilderSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var b builder
+	want := map[uint32][]int64{}
+	for id := int64(-3); id < 400; id += 1 + r.Int64N(3) {
+		var keys []uint32
+		seen := map[uint32]bool{}
+		for range r.IntN(50) {
+			k := uint32(r.IntN(1 << 12))
+			if r.IntN(4) == 0 {
+				k = uint32(r.Int64N(termMask + 1)) // the whole key range
+			}
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+				want[k] = append(want[k], id)
+			}
+		}
+		b.add(keys, id)
+	}
+	b.sortByKey()
+	got := map[uint32][]int64{}
+	for i, p := range b.pairs {
+		if i > 0 && p>>32 < b.pairs[i-1]>>32 {
+			t.Fatalf("pair %d: key %d after %d", i, p>>32, b.pairs[i-1]>>32)
+		}
+		got[uint32(p>>32)] = append(got[uint32(p>>32)], b.ids[uint32(p)])
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for k, ids := range want {
+		if !slices.Equal(got[k], ids) {
+			t.Fatalf("key %d: %v, want %v", k, got[k], ids)
+		}
+	}
+}
