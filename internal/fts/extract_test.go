@@ -206,6 +206,18 @@ func TestCodecRoundTrip(t *testing.T) {
 	if err := walkBlock([]byte{0x80}, func(int64, []byte) bool { return true }); err == nil {
 		t.Error("walkBlock of a truncated uvarint succeeded")
 	}
+	// blockDoc finds a Doc by ID, and fails on an ID the block does not
+	// hold and on an entry whose Doc is corrupt (never an empty Doc).
+	if d, err := blockDoc(block, -7); err != nil || !sameDoc(d, docs[1]) {
+		t.Errorf("blockDoc(-7) = %.80q, %v", d, err)
+	}
+	if _, err := blockDoc(block, 8); err == nil {
+		t.Error("blockDoc of an absent ID succeeded")
+	}
+	bad := appendBlockEntry(slices.Clone(block), 9, []byte{docVersion + 1, 0, 0, 0})
+	if _, err := blockDoc(bad, 9); err == nil {
+		t.Error("blockDoc of a corrupt Doc succeeded")
+	}
 	raw := marshalDoc(nil, &Doc{Header: "abc", Body: []string{"x"}})
 	for i := range raw {
 		if _, err := unmarshalDoc(raw[:i]); err == nil {

@@ -56,7 +56,7 @@ var migrations = []string{
 	// (postings.go). An index of format 3 is emptied by Reset when its
 	// replicator starts.
 	`DROP TABLE texts;
-	CREATE TABLE texts(body_id INTEGER PRIMARY KEY, hash BLOB NOT NULL, block INTEGER NOT NULL);
+	CREATE TABLE texts(body_id INTEGER PRIMARY KEY, hash BLOB NOT NULL, block INTEGER NOT NULL, size INTEGER NOT NULL);
 	CREATE TABLE textblocks(id INTEGER PRIMARY KEY, docs INTEGER NOT NULL, live INTEGER NOT NULL, raw INTEGER NOT NULL, fill INTEGER NOT NULL, data BLOB NOT NULL);
 	CREATE INDEX textblocks_fill ON textblocks(fill);
 	INSERT INTO counters(name, value) VALUES('textblock', 0);
@@ -325,7 +325,7 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 	// removeStored removes what is indexed under id; false when nothing
 	// is.
 	removeStored := func(id int64) (bool, error) {
-		_, block, ok, err := tt.lookup(id)
+		st, ok, err := tt.lookup(id)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -333,7 +333,7 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 		if err := pt.tombstone(id); err != nil {
 			return false, err
 		}
-		return true, tt.remove(id, block)
+		return true, tt.remove(id, st)
 	}
 	docs := int64(0)
 	for _, id := range del {

@@ -391,7 +391,13 @@ func (ix *Index) Docs(ctx context.Context, ids []int64, fn func(id int64, d Doc)
 					delete(recent, id)
 				}
 			}
-			ordered <- c
+			select {
+			case ordered <- c:
+			case <-ctx.Done():
+				// The caller is gone (fn panicked): nobody reads.
+				readErr = ctx.Err()
+				return
+			}
 			for _, b := range blocks {
 				work <- b
 			}
@@ -418,19 +424,8 @@ chunks:
 			b := c.blocks[i]
 			<-b.done
 			var d Doc
-			found := false
 			if err = b.err; err == nil {
-				err = walkBlock(b.raw, func(eid int64, raw []byte) bool {
-					if eid != id {
-						return true
-					}
-					d, err = unmarshalDoc(raw)
-					found = true
-					return false
-				})
-			}
-			if err == nil && !found {
-				err = errCorrupt
+				d, err = blockDoc(b.raw, id)
 			}
 			if err != nil {
 				err = fmt.Errorf("fts: body %d (text block %d): %w", id, b.id, err)

@@ -26,11 +26,11 @@ import (
 // Doc decompresses its block: about 30 µs for one of 32 KB, and Docs
 // decompresses a block once for all the candidates it holds.
 //
-// Table texts maps each body ID to its hash and block. A textblocks row
-// holds a block's compressed data with: docs, how many Docs it was written
-// with; live, how many texts rows still point to it (it is deleted at 0);
-// raw, its size before compression; fill, raw × live ÷ docs, the
-// estimated bytes of its live Docs (indexed). A Doc removed or replaced
+// Table texts maps each body ID to its hash, its block and the size of
+// its encoded Doc. A textblocks row holds a block's compressed data with:
+// docs, how many Docs it was written with; live, how many texts rows still
+// point to it (it is deleted at 0); raw, its size before compression;
+// fill, the bytes of its live Docs (indexed). A Doc removed or replaced
 // stays in its block, dead, until the block is deleted or repacked.
 //
 // Small blocks (fill under half of textBlockRaw: the last block of a
@@ -58,13 +58,13 @@ func (s *textStmts) prepare(ctx context.Context, db *sql.DB) error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&s.get, `SELECT hash, block FROM texts WHERE body_id = ?`},
-		{&s.put, `INSERT INTO texts(body_id, hash, block) VALUES(?, ?, ?)`},
+		{&s.get, `SELECT hash, block, size FROM texts WHERE body_id = ?`},
+		{&s.put, `INSERT INTO texts(body_id, hash, block, size) VALUES(?, ?, ?, ?)`},
 		{&s.del, `DELETE FROM texts WHERE body_id = ?`},
 		{&s.move, `UPDATE texts SET block = ? WHERE body_id = ?`},
 		{&s.getBlock, `SELECT data FROM textblocks WHERE id = ?`},
 		{&s.putBlock, `INSERT INTO textblocks(id, docs, live, raw, fill, data) VALUES(?, ?, ?, ?, ?, ?)`},
-		{&s.decBlock, `UPDATE textblocks SET live = live - 1, fill = raw * (live - 1) / docs WHERE id = ?`},
+		{&s.decBlock, `UPDATE textblocks SET live = live - 1, fill = fill - ? WHERE id = ?`},
 		{&s.dropBlock, `DELETE FROM textblocks WHERE id = ? AND live <= 0`},
 	} {
 		var err error
@@ -106,29 +106,34 @@ func newTextsTx(ctx context.Context, tx *sql.Tx, s *textStmts, workers int) *tex
 	return t
 }
 
-// lookup returns the hash and block of the text stored under id; ok is
-// false when there is none. Texts added in this transaction are not
-// seen before flush.
-func (t *textsTx) lookup(id int64) (hash []byte, block int64, ok bool, err error) {
-	err = t.s.get.QueryRowContext(t.ctx, id).Scan(&hash, &block)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, false, nil
-	}
-	if hash == nil {
-		hash = []byte{}
-	}
-	return hash, block, err == nil, err
+// storedText is a row of texts.
+type storedText struct {
+	hash        []byte
+	block, size int64
 }
 
-// remove deletes the text stored under id, which is in block.
-func (t *textsTx) remove(id, block int64) error {
+// lookup returns the text stored under id; ok is false when there is
+// none. Texts added in this transaction are not seen before flush.
+func (t *textsTx) lookup(id int64) (st storedText, ok bool, err error) {
+	err = t.s.get.QueryRowContext(t.ctx, id).Scan(&st.hash, &st.block, &st.size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, false, nil
+	}
+	if st.hash == nil {
+		st.hash = []byte{}
+	}
+	return st, err == nil, err
+}
+
+// remove deletes the text stored under id.
+func (t *textsTx) remove(id int64, st storedText) error {
 	if _, err := t.s.del.ExecContext(t.ctx, id); err != nil {
 		return err
 	}
-	if _, err := t.s.decBlock.ExecContext(t.ctx, block); err != nil {
+	if _, err := t.s.decBlock.ExecContext(t.ctx, st.size, st.block); err != nil {
 		return err
 	}
-	_, err := t.s.dropBlock.ExecContext(t.ctx, block)
+	_, err := t.s.dropBlock.ExecContext(t.ctx, st.block)
 	return err
 }
 
@@ -196,6 +201,7 @@ func (t *textsTx) flush() error {
 type textBlock struct {
 	id   int64
 	n    int
+	fill int // the bytes of its Docs
 	raw  []byte
 	data []byte
 }
@@ -230,6 +236,31 @@ func walkBlock(raw []byte, fn func(id int64, doc []byte) bool) error {
 	return nil
 }
 
+// blockDoc returns the Doc of id in the raw form of a block; errCorrupt
+// when the block does not hold it.
+func blockDoc(raw []byte, id int64) (Doc, error) {
+	var d Doc
+	found := false
+	var derr error
+	err := walkBlock(raw, func(eid int64, doc []byte) bool {
+		if eid != id {
+			return true
+		}
+		d, derr = unmarshalDoc(doc)
+		found = true
+		return false
+	})
+	switch {
+	case err != nil:
+		return Doc{}, err
+	case derr != nil:
+		return Doc{}, derr
+	case !found:
+		return Doc{}, errCorrupt
+	}
+	return d, nil
+}
+
 // writeBlocks packs docs, in order, into blocks of textBlockRaw and
 // writes them, compressed on t.workers goroutines, and the texts rows
 // pointing to them: new rows, or, when move is set, those of texts
@@ -255,6 +286,7 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 		b := blocks[len(blocks)-1]
 		b.raw = appendBlockEntry(b.raw, d.id, d.raw)
 		b.n++
+		b.fill += len(d.raw)
 		at[i] = b.id
 	}
 	enc, _ := zstdCodec()
@@ -269,7 +301,7 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 	}
 	wg.Wait()
 	for _, b := range blocks {
-		if _, err := t.s.putBlock.ExecContext(t.ctx, b.id, b.n, b.n, len(b.raw), len(b.raw), b.data); err != nil {
+		if _, err := t.s.putBlock.ExecContext(t.ctx, b.id, b.n, b.n, len(b.raw), b.fill, b.data); err != nil {
 			return err
 		}
 	}
@@ -281,7 +313,7 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 		if move {
 			_, err = t.s.move.ExecContext(t.ctx, at[i], d.id)
 		} else {
-			_, err = t.s.put.ExecContext(t.ctx, d.id, d.hash, at[i])
+			_, err = t.s.put.ExecContext(t.ctx, d.id, d.hash, at[i], len(d.raw))
 		}
 		if err != nil {
 			return err
@@ -326,12 +358,12 @@ func (t *textsTx) repack() error {
 		}
 		var werr error
 		err := walkBlock(buf, func(id int64, doc []byte) bool {
-			_, at, ok, err := t.lookup(id)
+			st, ok, err := t.lookup(id)
 			if err != nil {
 				werr = err
 				return false
 			}
-			if ok && at == block {
+			if ok && st.block == block {
 				docs = append(docs, pendingText{id: id, raw: append([]byte(nil), doc...)})
 			}
 			return true

@@ -14,7 +14,7 @@ import (
 )
 
 // checkTexts checks the stored texts against want: every block's live
-// count is the number of texts rows pointing to it and its fill follows,
+// count is the number of texts rows pointing to it and its fill their size,
 // no row points to a missing block, no block is empty, Docs returns
 // exactly want (all of it, and a subset with absent IDs), and the small
 // blocks waiting for a repack hold less than maxSmall bytes.
@@ -24,7 +24,7 @@ func checkTexts(t *testing.T, ix *Index, want map[int64]Doc, maxSmall int64, r *
 	var bad, orphans int
 	var small int64
 	if err := ix.db.Read.QueryRow(`SELECT
-		(SELECT count(*) FROM textblocks b WHERE live <= 0 OR live != (SELECT count(*) FROM texts WHERE block = b.id) OR fill != raw * live / docs),
+		(SELECT count(*) FROM textblocks b WHERE live <= 0 OR live != (SELECT count(*) FROM texts WHERE block = b.id) OR fill != (SELECT sum(size) FROM texts WHERE block = b.id)),
 		(SELECT count(*) FROM texts WHERE block NOT IN (SELECT id FROM textblocks)),
 		(SELECT coalesce(sum(fill), 0) FROM textblocks WHERE fill < ?)`, textBlockRaw/2).Scan(&bad, &orphans, &small); err != nil {
 		t.Fatal(err)

@@ -162,7 +162,7 @@ func (db *DB) checkpointer(every time.Duration) {
 	defer close(db.stopped)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	prevFrames := -1
+	prevVersion := int64(-1)
 	dirty := false // written since the last vacuum
 	for {
 		select {
@@ -188,8 +188,15 @@ func (db *DB) checkpointer(every time.Duration) {
 		// database created with auto_vacuum incremental; elsewhere this
 		// does nothing): they were 1 to 6 % of the index after the
 		// benchmark's fill, reused by later writes but not returned.
-		wrote := logFrames != prevFrames
-		prevFrames = logFrames
+		// data_version changes when another connection commits: a
+		// write since the last round (the WAL's frame count can come
+		// back to the same value after a restart of the log).
+		var version int64
+		if err := db.checkpoint.QueryRow("PRAGMA data_version").Scan(&version); err != nil {
+			continue
+		}
+		wrote := version != prevVersion
+		prevVersion = version
 		dirty = dirty || wrote
 		if !db.truncate || done != logFrames {
 			continue
@@ -200,9 +207,7 @@ func (db *DB) checkpointer(every time.Duration) {
 			dirty, vacuumed = false, true
 		}
 		if logFrames > 256 || (!wrote && (logFrames > 0 || vacuumed)) {
-			if _, err := db.checkpoint.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err == nil {
-				prevFrames = 0
-			}
+			db.checkpoint.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
 		}
 	}
 }
