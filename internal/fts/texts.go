@@ -58,7 +58,7 @@ func (s *textStmts) prepare(ctx context.Context, db *sql.DB) error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&s.get, `SELECT hash, block, size FROM texts WHERE body_id = ?`},
+		{&s.get, `SELECT block, size FROM texts WHERE body_id = ?`},
 		{&s.put, `INSERT INTO texts(body_id, hash, block, size) VALUES(?, ?, ?, ?)`},
 		{&s.del, `DELETE FROM texts WHERE body_id = ?`},
 		{&s.move, `UPDATE texts SET block = ? WHERE body_id = ?`},
@@ -106,21 +106,17 @@ func newTextsTx(ctx context.Context, tx *sql.Tx, s *textStmts, workers int) *tex
 	return t
 }
 
-// storedText is a row of texts.
+// storedText is where the text of a body is stored.
 type storedText struct {
-	hash        []byte
 	block, size int64
 }
 
 // lookup returns the text stored under id; ok is false when there is
 // none. Texts added in this transaction are not seen before flush.
 func (t *textsTx) lookup(id int64) (st storedText, ok bool, err error) {
-	err = t.s.get.QueryRowContext(t.ctx, id).Scan(&st.hash, &st.block, &st.size)
+	err = t.s.get.QueryRowContext(t.ctx, id).Scan(&st.block, &st.size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, false, nil
-	}
-	if st.hash == nil {
-		st.hash = []byte{}
 	}
 	return st, err == nil, err
 }
