@@ -74,8 +74,11 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 			return AppendResult{}, err
 		}
 	}
-	var used int64
-	err := t.queryRow(`SELECT used_bytes FROM mailboxes WHERE id=?`, tg.Mailbox).Scan(&used)
+	// The usage is charged first and checked after: one statement, and
+	// the operation's savepoint takes the charge back if anything below
+	// fails. RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the
+	// limit here is kept in bytes.
+	used, err := t.charge(tg.Mailbox, body.Size)
 	if errors.Is(err, sql.ErrNoRows) {
 		if len(tg.Layout) == 0 {
 			return AppendResult{}, fmt.Errorf("mailbox %d: %w", tg.Mailbox, ErrNotFound)
@@ -83,12 +86,12 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 		if err := t.ensureMailbox(tg.Mailbox, tg.Layout); err != nil {
 			return AppendResult{}, err
 		}
-	} else if err != nil {
+		used, err = t.charge(tg.Mailbox, body.Size)
+	}
+	if err != nil {
 		return AppendResult{}, err
 	}
-	// RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the limit
-	// here is kept in bytes and checked before anything is written.
-	if tg.QuotaBytes > 0 && used+body.Size > tg.QuotaBytes {
+	if tg.QuotaBytes > 0 && used > tg.QuotaBytes {
 		return AppendResult{}, ErrOverQuota
 	}
 	modseq, err := t.ModSeq()
@@ -108,17 +111,15 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 	if uid > 0xffffffff {
 		return AppendResult{}, fmt.Errorf("%w: folder %q has used every UID", ErrInvalid, folderName)
 	}
-	var bodyID, refs int64
+	var bodyID int64
 	if err := t.queryRow(`INSERT INTO bodies(hash, size, refs, meta, created) VALUES (?,?,1,?,?)
-		ON CONFLICT(hash) DO UPDATE SET refs = refs + 1 RETURNING id, refs`, body.Hash[:], body.Size, body.Meta, t.unixNow()).Scan(&bodyID, &refs); err != nil {
+		ON CONFLICT(hash) DO UPDATE SET refs = refs + 1 RETURNING id`, body.Hash[:], body.Size, body.Meta, t.unixNow()).Scan(&bodyID); err != nil {
 		return AppendResult{}, err
 	}
-	if refs == 1 {
-		// A body new to this shard may have been a collection candidate.
-		if _, err := t.exec(`DELETE FROM blob_garbage WHERE hash=?`, body.Hash[:]); err != nil {
-			return AppendResult{}, err
-		}
-	}
+	// A body new to this shard may still be a collection candidate here
+	// (its last reference went away earlier): the row is left for the
+	// collector, which checks every shard's references under the body's
+	// lock before it removes anything and drops candidates it finds in use.
 	idate := tg.InternalDate
 	if idate.IsZero() {
 		idate = time.Unix(t.unixNow(), 0)
@@ -128,12 +129,18 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 		VALUES (?,?,?,?,?,?,?,?,?)`, folder, uid, bodyID, modseq, int64(tg.Flags), kw, idate.Unix(), t.unixNow(), body.Size); err != nil {
 		return AppendResult{}, err
 	}
-	if _, err := t.exec(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+1 WHERE id=?`, body.Size, tg.Mailbox); err != nil {
-		return AppendResult{}, err
-	}
 	if err := t.logChange(Change{Mailbox: tg.Mailbox, Folder: folder, Kind: ChangeAppend, UID: uint32(uid), BodyID: bodyID,
 		Flags: tg.Flags, Keywords: tg.Keywords}); err != nil {
 		return AppendResult{}, err
 	}
 	return AppendResult{UID: uint32(uid), UIDValidity: uint32(uidvalidity), Folder: folder, ModSeq: modseq}, nil
+}
+
+// charge adds one message of size bytes to a mailbox's usage and returns
+// the bytes it uses now; sql.ErrNoRows if the shard has no such mailbox.
+func (t *Tx) charge(mailbox, size int64) (int64, error) {
+	var used int64
+	err := t.queryRow(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+1 WHERE id=? RETURNING used_bytes`,
+		size, mailbox).Scan(&used)
+	return used, err
 }

@@ -89,6 +89,28 @@ CREATE TABLE blob_garbage (
 	hash BLOB PRIMARY KEY,
 	since INTEGER NOT NULL
 );
+`, `
+-- Version 2: one page fewer written per append (each page is a WAL frame
+-- of every delivery). The change log's IDs come from its largest row, not from
+-- sqlite_sequence: an ID is still never reused, because nothing deletes
+-- the newest entry (compaction, when it comes, must keep it).
+CREATE TABLE changelog_v2 (
+	id INTEGER PRIMARY KEY,
+	modseq INTEGER NOT NULL,
+	mailbox_id INTEGER NOT NULL,
+	folder_id INTEGER NOT NULL DEFAULT 0,
+	kind INTEGER NOT NULL,
+	uid INTEGER NOT NULL DEFAULT 0,
+	body_id INTEGER NOT NULL DEFAULT 0,
+	flags INTEGER NOT NULL DEFAULT 0,
+	keywords TEXT NOT NULL DEFAULT '',
+	name TEXT NOT NULL DEFAULT '',
+	old_name TEXT NOT NULL DEFAULT '',
+	time INTEGER NOT NULL
+);
+INSERT INTO changelog_v2 SELECT id, modseq, mailbox_id, folder_id, kind, uid, body_id, flags, keywords, name, old_name, time FROM changelog;
+DROP TABLE changelog;
+ALTER TABLE changelog_v2 RENAME TO changelog;
 `}
 
 // Shard is one transactional part of the spool. An account's mailbox lives
@@ -243,7 +265,6 @@ func (sh *Shard) commit(batch []*op) {
 		return
 	}
 	results := make([]error, len(batch))
-	ran := 0
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			results[i] = err
@@ -261,8 +282,6 @@ func (sh *Shard) commit(batch []*op) {
 				fail(fmt.Errorf("store: shard %d: rollback to savepoint: %w", sh.Index, rerr))
 				return
 			}
-		} else {
-			ran++
 		}
 		if _, rerr := t.exec("RELEASE op"); rerr != nil {
 			tx.Rollback()
@@ -285,12 +304,12 @@ func (sh *Shard) commit(batch []*op) {
 			}
 		}
 	}
+	// The new head of the change log: the last entry an operation that
+	// succeeded wrote (entries of failed ones were rolled back with them).
 	var head int64
-	if ran > 0 {
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM changelog`).Scan(&head); err != nil {
-			tx.Rollback()
-			fail(err)
-			return
+	for i, o := range batch {
+		if results[i] == nil && o.tx != nil {
+			head = max(head, o.tx.lastChange)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -298,7 +317,7 @@ func (sh *Shard) commit(batch []*op) {
 		return
 	}
 	metricCommit(sh.Index, len(batch), time.Since(start))
-	if ran > 0 {
+	if head > 0 {
 		sh.advance(head)
 	}
 	for i, o := range batch {
@@ -333,6 +352,9 @@ type Tx struct {
 	ctx    context.Context
 	modseq int64
 	now    int64
+	// lastChange is the ID of the last change log entry this operation
+	// wrote.
+	lastChange int64
 }
 
 // stmt returns a prepared statement for query inside the transaction.
@@ -411,10 +433,9 @@ func (t *Tx) logChange(c Change) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO changelog(modseq, mailbox_id, folder_id, kind, uid, body_id, flags, keywords, name, old_name, time)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?)`, modseq, c.Mailbox, c.Folder, int(c.Kind), int64(c.UID), c.BodyID, int64(c.Flags),
-		joinKeywords(c.Keywords), c.Name, c.OldName, t.unixNow())
-	return err
+	return t.queryRow(`INSERT INTO changelog(modseq, mailbox_id, folder_id, kind, uid, body_id, flags, keywords, name, old_name, time)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id`, modseq, c.Mailbox, c.Folder, int(c.Kind), int64(c.UID), c.BodyID, int64(c.Flags),
+		joinKeywords(c.Keywords), c.Name, c.OldName, t.unixNow()).Scan(&t.lastChange)
 }
 
 // newUIDValidity gives out a UIDVALIDITY never used before in this shard

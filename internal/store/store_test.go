@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/petrelmail/petrel/internal/sqlite"
 )
 
 func openTest(t *testing.T) *Store {
@@ -537,5 +539,140 @@ func TestChangedAndVanishedSince(t *testing.T) {
 	other := newMailbox(t, st, 0, 2)
 	if c, _ := other.ChangedSince(ctx, in.ID, 0); len(c) != 0 {
 		t.Fatalf("another account sees %d messages of this folder", len(c))
+	}
+}
+
+// The head a shard announces after a group commit is the last change log
+// entry committed: entries of an operation that failed in the same group
+// were rolled back with it and must not be announced.
+func TestHeadFollowsCommits(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	newMailbox(t, st, 0, 1)
+	sh := st.shards[0]
+	_, base := sh.Changed()
+	// Hold the writer so that the next operations share one group.
+	release := make(chan struct{})
+	first := sh.submitDurable(ctx, func() error { <-release; return nil }, func(t *Tx) error {
+		return t.logChange(Change{Mailbox: 1, Kind: ChangeAppend, UID: 1})
+	})
+	time.Sleep(20 * time.Millisecond)
+	ok := sh.submit(ctx, func(t *Tx) error { return t.logChange(Change{Mailbox: 1, Kind: ChangeAppend, UID: 2}) })
+	bad := sh.submit(ctx, func(t *Tx) error {
+		if err := t.logChange(Change{Mailbox: 1, Kind: ChangeAppend, UID: 3}); err != nil {
+			return err
+		}
+		return errors.New("refused after logging")
+	})
+	close(release)
+	if err := first.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.wait(); err == nil {
+		t.Fatal("the failing operation succeeded")
+	}
+	_, announced := sh.Changed()
+	head, err := sh.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := sh.Changes(ctx, base, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []uint32
+	for _, c := range changes {
+		uids = append(uids, c.UID)
+	}
+	if fmt.Sprint(uids) != "[1 2]" || announced != head || head != changes[len(changes)-1].ID {
+		t.Fatalf("log %v, head %d, announced %d", uids, head, announced)
+	}
+	// The rolled-back entry's ID is given to the next entry: it was never
+	// committed, so no consumer saw it.
+	if err := sh.write(ctx, func(t *Tx) error { return t.logChange(Change{Mailbox: 1, Kind: ChangeAppend, UID: 4}) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, announced = sh.Changed(); announced != head+1 {
+		t.Fatalf("announced %d after one more entry, want %d", announced, head+1)
+	}
+}
+
+// A refused append (over quota) charges nothing; a body expunged from its
+// only shard and delivered again is not collected.
+func TestQuotaChargeAndRedeliveredBody(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 1)
+	body := putBody(t, st, "Subject: again\r\n\r\nsame bytes\r\n")
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1, QuotaBytes: body.Size}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	res2 := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1, QuotaBytes: body.Size}})
+	if !errors.Is(res2[0].Err, ErrOverQuota) {
+		t.Fatalf("second append at the quota: %v", res2[0].Err)
+	}
+	if used, n, err := mb.Usage(ctx); err != nil || used != body.Size || n != 1 {
+		t.Fatalf("usage %d bytes, %d messages (%v); want %d, 1", used, n, err, body.Size)
+	}
+	if _, err := mb.Expunge(ctx, inbox(t, mb).ID, []uint32{res[0].UID}, false); err != nil {
+		t.Fatal(err)
+	}
+	if used, n, _ := mb.Usage(ctx); used != 0 || n != 0 {
+		t.Fatalf("usage after expunge %d bytes, %d messages", used, n)
+	}
+	if res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}}); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	if n, err := st.CollectGarbage(ctx, 0); err != nil || n != 0 || !st.Blobs().Exists(body.Hash) {
+		t.Fatalf("collected %d (%v) a body delivered again", n, err)
+	}
+	var candidates int
+	if err := st.shards[0].db.Read.QueryRow(`SELECT count(*) FROM blob_garbage`).Scan(&candidates); err != nil || candidates != 0 {
+		t.Fatalf("%d candidates left (%v)", candidates, err)
+	}
+}
+
+// Version 2 of the shard schema rebuilds the change log without
+// AUTOINCREMENT: entries keep their IDs and new ones follow the largest.
+func TestChangeLogMigration(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	if err := os.MkdirAll(dataDir+"/shards", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	old, err := sqlite.Open(ctx, dataDir+"/shards/00.db", shardMigrations[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int{5, 9} {
+		if _, err := old.Write.Exec(`INSERT INTO changelog(id, modseq, mailbox_id, kind, time) VALUES (?, ?, 1, 1, 0)`, id, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	st, err := Open(ctx, dataDir, Options{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sh := st.shards[0]
+	if _, head := sh.Changed(); head != 9 {
+		t.Fatalf("head after migration %d, want 9", head)
+	}
+	if err := sh.write(ctx, func(t *Tx) error { return t.logChange(Change{Mailbox: 1, Kind: ChangeAppend}) }); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := sh.Changes(ctx, 0, 10)
+	if err != nil || len(changes) != 3 || changes[0].ID != 5 || changes[1].ID != 9 || changes[2].ID != 10 {
+		t.Fatalf("changes %+v (%v)", changes, err)
+	}
+	var seq int
+	sh.db.Read.QueryRow(`SELECT count(*) FROM sqlite_sequence WHERE name='changelog'`).Scan(&seq)
+	if seq != 0 {
+		t.Fatal("the change log still uses sqlite_sequence")
 	}
 }
