@@ -265,28 +265,42 @@ func (sh *Shard) commit(batch []*op) {
 		return
 	}
 	results := make([]error, len(batch))
+	// An operation alone in its group needs no savepoint: if it fails, the
+	// whole transaction is rolled back (two statements fewer for most
+	// deliveries when few arrive together).
+	alone := len(batch) == 1
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
 		t := &Tx{sh: sh, tx: tx, ctx: ctx}
-		if _, err := t.exec("SAVEPOINT op"); err != nil {
-			results[i] = err
-			continue
-		}
-		err := o.fn(t)
-		if err != nil {
-			if _, rerr := t.exec("ROLLBACK TO op"); rerr != nil {
-				tx.Rollback()
-				fail(fmt.Errorf("store: shard %d: rollback to savepoint: %w", sh.Index, rerr))
-				return
+		if !alone {
+			if _, err := t.exec("SAVEPOINT op"); err != nil {
+				results[i] = err
+				continue
 			}
 		}
-		if _, rerr := t.exec("RELEASE op"); rerr != nil {
-			tx.Rollback()
-			fail(fmt.Errorf("store: shard %d: release savepoint: %w", sh.Index, rerr))
-			return
+		err := o.fn(t)
+		if alone {
+			if err != nil {
+				tx.Rollback()
+				o.done <- err
+				return
+			}
+		} else {
+			if err != nil {
+				if _, rerr := t.exec("ROLLBACK TO op"); rerr != nil {
+					tx.Rollback()
+					fail(fmt.Errorf("store: shard %d: rollback to savepoint: %w", sh.Index, rerr))
+					return
+				}
+			}
+			if _, rerr := t.exec("RELEASE op"); rerr != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("store: shard %d: release savepoint: %w", sh.Index, rerr))
+				return
+			}
 		}
 		results[i] = err
 		o.tx = t
