@@ -152,7 +152,7 @@ func TestLMTPMessagesPerWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.lmtpMessages(1) != 600 || o.lmtpMessages(5) != 120 {
+	if o.lmtpMessages(1) != 3000 || o.lmtpMessages(5) != 600 {
 		t.Errorf("full: %d and %d timed messages", o.lmtpMessages(1), o.lmtpMessages(5))
 	}
 	o, _ = parseFlags([]string{"--smoke"})

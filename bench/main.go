@@ -71,8 +71,8 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	var rcpts, targets, workloads string
 	fs.BoolVar(&o.smoke, "smoke", false, "tiny run of every workload (under a minute) that fails on any failure; see the README for its sizes")
-	fs.IntVar(&o.messages, "messages", 600, "lmtp: timed messages per run with 1 recipient; a workload with R recipients delivers this / R (at least 50); 0 = the whole corpus (30 with --smoke)")
-	fs.IntVar(&o.warmup, "warmup", 20, "lmtp: untimed warm-up messages per run (5 with --smoke)")
+	fs.IntVar(&o.messages, "messages", 3000, "lmtp: timed messages per run with 1 recipient; a workload with R recipients delivers this / R (at least 50); 0 = the whole corpus (30 with --smoke)")
+	fs.IntVar(&o.warmup, "warmup", 100, "lmtp: untimed warm-up messages per run (5 with --smoke)")
 	fs.IntVar(&o.runs, "runs", 3, "lmtp: runs per server and workload, each from a fresh data folder (1 with --smoke)")
 	fs.IntVar(&o.conns, "conns", 4, "lmtp: concurrent LMTP connections")
 	fs.IntVar(&o.users, "users", 10, "lmtp: mail users created on every server (5 with --smoke)")
