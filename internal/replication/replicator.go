@@ -86,6 +86,9 @@ type Manager struct {
 	running []*replicator // by shard; nil when the shard's replicator is not running here
 	kicks   []chan struct{}
 	wg      sync.WaitGroup
+	// gate is shared by the live index consumers of every shard
+	// (liveGate).
+	gate chan struct{}
 }
 
 // IndexPath is where a shard's search index lives.
@@ -117,7 +120,7 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Manager, error) 
 			return nil, err
 		}
 	}
-	m := &Manager{opts: opts, st: st, log: opts.Log}
+	m := &Manager{opts: opts, st: st, log: opts.Log, gate: liveGate()}
 	var err error
 	if m.state, err = openState(ctx, filepath.Join(opts.DataDir, "replication", "state.db")); err != nil {
 		return nil, err
@@ -251,6 +254,7 @@ func (m *Manager) newReplicator(ctx context.Context, shard int, _ *lease) *repli
 	rctx, cancel := context.WithCancel(ctx)
 	r := &replicator{m: m, shard: sh, label: strconv.Itoa(shard), ctx: rctx, cancel: cancel,
 		index: newIndexConsumer(sh, m.st.Blobs(), m.indexes[shard]), started: time.Now(), minutes: map[int64]int64{}}
+	r.index.gate = m.gate
 	if m.opts.Consumers != nil {
 		r.others = m.opts.Consumers(shard)
 	}
@@ -365,9 +369,16 @@ func (r *replicator) follow(c Consumer, idle func(cursor *int64) error) {
 			continue
 		}
 		backoff.reset()
-		if n > 0 {
+		if n >= r.m.opts.BatchSize {
+			// A full batch: more is waiting now.
 			continue
 		}
+		// Caught up with the log as it was read: what was committed
+		// during the batch waits for the wake-up it caused (and, for the
+		// index, the coalescing) rather than making a batch of one or
+		// two entries at once. Under a steady delivery load every
+		// coalesced batch of the index was followed by such a batch, each
+		// paying a segment, a merge step and a commit of its own.
 		if !r.wait(idle, changed, poll.C, kick) {
 			return
 		}

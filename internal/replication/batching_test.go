@@ -1,0 +1,137 @@
+package replication
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// blockingRecorder records when each batch starts and what it holds; the
+// first batch waits for release.
+type blockingRecorder struct {
+	release chan struct{}
+	mu      sync.Mutex
+	starts  []time.Time
+	batches [][]int64
+}
+
+func (b *blockingRecorder) Name() string                          { return "blocking" }
+func (b *blockingRecorder) Cursor(context.Context) (int64, error) { return 0, nil }
+func (b *blockingRecorder) Apply(_ context.Context, changes []store.Change) error {
+	b.mu.Lock()
+	first := len(b.starts) == 0
+	b.starts = append(b.starts, time.Now())
+	var ids []int64
+	for _, c := range changes {
+		ids = append(ids, c.ID)
+	}
+	b.batches = append(b.batches, ids)
+	b.mu.Unlock()
+	if first {
+		<-b.release
+	}
+	return nil
+}
+
+func (b *blockingRecorder) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.starts)
+}
+
+// TestCoalescedAfterPartialBatch checks that entries committed while a
+// partial batch was being applied wait for the coalescing before they are
+// applied, instead of making a small batch of their own at once.
+func TestCoalescedAfterPartialBatch(t *testing.T) {
+	const coalesce = 300 * time.Millisecond
+	e := newEnv(t, 1, 1, Options{Coalesce: coalesce, Poll: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := e.m.newReplicator(ctx, 0, nil)
+	rec := &blockingRecorder{release: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// A non-nil idle makes this consumer coalesce, as the index does.
+		r.follow(rec, func(*int64) error { return nil })
+	}()
+	mb := e.mailboxes[0]
+	if err := e.appendMsg(mb, "INBOX", genMessage(0)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return rec.count() == 1 })
+	// Committed while the first batch is being applied.
+	for i := 1; i <= 3; i++ {
+		if err := e.appendMsg(mb, "INBOX", genMessage(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh, _ := e.st.Shard(0)
+	_, head := sh.Changed()
+	released := time.Now()
+	close(rec.release)
+	waitFor(t, func() bool { return rec.count() == 2 })
+	rec.mu.Lock()
+	second, batches := rec.starts[1], rec.batches
+	rec.mu.Unlock()
+	if gap := second.Sub(released); gap < coalesce*3/4 {
+		t.Fatalf("second batch started %v after the first ended; want it to wait for the coalescing (%v)", gap, coalesce)
+	}
+	first, next := batches[0], batches[1]
+	if next[0] != first[len(first)-1]+1 || next[len(next)-1] != head {
+		t.Fatalf("batches %v then %v; want the second to hold every entry up to %d", first, next, head)
+	}
+	cancel()
+	<-done
+}
+
+// TestLiveGate checks that a live index batch waits for a slot of the
+// gate shared by the shards' replicators, and goes ahead once one is free.
+func TestLiveGate(t *testing.T) {
+	e := newEnv(t, 2, 1, Options{})
+	for i, mb := range e.mailboxes {
+		if err := e.appendMsg(mb, "INBOX", genMessage(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate := make(chan struct{}, 1)
+	gate <- struct{}{} // another shard's batch holds the only slot
+	sh, _ := e.st.Shard(1)
+	c := newIndexConsumer(sh, e.st.Blobs(), e.m.indexes[1])
+	c.gate = gate
+	changes, err := sh.Changes(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan error, 1)
+	go func() { applied <- c.Apply(context.Background(), changes) }()
+	select {
+	case err := <-applied:
+		t.Fatalf("batch applied (%v) while the gate was full", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-gate
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if len(gate) != 0 {
+		t.Fatal("the batch kept its slot")
+	}
+	if cur, err := c.Cursor(context.Background()); err != nil || cur != changes[len(changes)-1].ID {
+		t.Fatalf("cursor %d (%v) after the batch, want %d", cur, err, changes[len(changes)-1].ID)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
