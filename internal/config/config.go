@@ -49,6 +49,9 @@ type Config struct {
 	AuthFailuresAddress int           `toml:"auth_failures_address"`
 	AuthFailuresAccount int           `toml:"auth_failures_account"`
 	AuthFailWindow      time.Duration `toml:"auth_fail_window"`
+	// ChangeLogRetention is how long a shard's change log keeps entries
+	// that every consumer has applied; negative keeps them for ever.
+	ChangeLogRetention time.Duration `toml:"changelog_retention"`
 }
 
 // Default returns the embedded default: everything under ./data, listeners
@@ -74,6 +77,8 @@ func Default() Config {
 		AuthFailuresAddress: 10,
 		AuthFailuresAccount: 30,
 		AuthFailWindow:      15 * time.Minute,
+
+		ChangeLogRetention: 7 * 24 * time.Hour,
 	}
 }
 
@@ -120,6 +125,9 @@ func (c Config) Check() error {
 	}
 	if c.AuthFailWindow < time.Second {
 		return fmt.Errorf("config: auth_fail_window %v is too short", c.AuthFailWindow)
+	}
+	if c.ChangeLogRetention >= 0 && c.ChangeLogRetention < time.Hour {
+		return fmt.Errorf("config: changelog_retention %v is under an hour (negative keeps the log for ever)", c.ChangeLogRetention)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error", "trace":

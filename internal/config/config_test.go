@@ -52,6 +52,12 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(write("log_level = \"loud\"\n")); err == nil {
 		t.Fatal("bad log level accepted")
 	}
+	if _, err := Load(write("changelog_retention = \"30m\"\n")); err == nil {
+		t.Fatal("a change log retention under an hour accepted")
+	}
+	if c, err := Load(write("changelog_retention = \"-1s\"\n")); err != nil || c.ChangeLogRetention >= 0 {
+		t.Fatalf("keep the log for ever: %v, %v", c.ChangeLogRetention, err)
+	}
 	if c, err := Load(""); err != nil || c != Default() {
 		t.Fatalf("no file: %+v, %v", c, err)
 	}

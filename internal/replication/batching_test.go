@@ -135,3 +135,58 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// fixedCursor is a consumer that reports a cursor that never moves, as a
+// consumer that is far behind would.
+type fixedCursor struct{ pos int64 }
+
+func (f fixedCursor) Name() string                          { return "fixed" }
+func (f fixedCursor) Cursor(context.Context) (int64, error) { return f.pos, nil }
+func (f fixedCursor) Apply(context.Context, []store.Change) error {
+	return nil
+}
+
+// TestLogCompaction checks that the replicator compacts its shard's
+// change log up to what every consumer has applied, and that the index
+// stays whole.
+func TestLogCompaction(t *testing.T) {
+	const behind = 5
+	e := newEnv(t, 1, 1, Options{LogRetention: time.Nanosecond, CompactEvery: 20 * time.Millisecond,
+		Consumers: func(int) []Consumer { return []Consumer{fixedCursor{pos: behind}} }})
+	mb := e.mailboxes[0]
+	for i := range 12 {
+		if err := e.appendMsg(mb, "INBOX", genMessage(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh, _ := e.st.Shard(0)
+	_, head := sh.Changed()
+	e.start()
+	ctx := context.Background()
+	// The slow consumer holds the log at its cursor.
+	waitFor(t, func() bool { first, _, _ := sh.LogBounds(ctx); return first == behind+1 })
+	time.Sleep(100 * time.Millisecond)
+	if first, last, _ := sh.LogBounds(ctx); first != behind+1 || last != head {
+		t.Fatalf("log %d-%d, want %d-%d while a consumer is at %d", first, last, behind+1, head, behind)
+	}
+	e.cancel()
+	e.m.Close()
+
+	// Without it, the log is compacted down to its newest entry, and the
+	// index holds every message.
+	m2, err := Open(ctx, e.st, Options{DataDir: e.dir, LogRetention: time.Nanosecond, CompactEvery: 20 * time.Millisecond,
+		Poll: 50 * time.Millisecond, RestartDelay: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m2
+	e.start()
+	waitFor(t, func() bool { first, _, _ := sh.LogBounds(ctx); return first == head })
+	d, err := m2.Compare(ctx, 0)
+	if err != nil || len(d.Missing) != 0 || len(d.Extra) != 0 || len(d.Stale) != 0 {
+		t.Fatalf("index against the store after compaction: %+v (%v)", d, err)
+	}
+	if cur, err := m2.indexes[0].Cursor(ctx, cursorName); err != nil || cur != head {
+		t.Fatalf("index cursor %d (%v), want %d", cur, err, head)
+	}
+}

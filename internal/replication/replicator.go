@@ -67,11 +67,22 @@ type Options struct {
 	// batches under a steady delivery load cost merges and disk flushes
 	// that deliveries then wait for.
 	Coalesce time.Duration
+	// LogRetention is how long change log entries are kept once every
+	// consumer has applied them (default 7 days; negative: for ever).
+	LogRetention time.Duration
+	// CompactEvery is how often each replicator compacts its shard's
+	// change log (default 1 hour).
+	CompactEvery time.Duration
 	// Consumers returns the consumers of a shard other than the search
 	// index (live-session notifications), or nil.
 	Consumers func(shard int) []Consumer
 	Log       *slog.Logger
 }
+
+// DefaultLogRetention is how long applied change log entries are kept by
+// default: long enough to look back at a week of a shard's history, short
+// enough that the log does not grow with every message ever delivered.
+const DefaultLogRetention = 7 * 24 * time.Hour
 
 // Manager runs one replicator per shard, restarting those that stop, and
 // answers the operations on them (status, progress, requeue, reindex).
@@ -111,6 +122,12 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Manager, error) 
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = 2 * time.Second
+	}
+	if opts.LogRetention == 0 {
+		opts.LogRetention = DefaultLogRetention
+	}
+	if opts.CompactEvery <= 0 {
+		opts.CompactEvery = time.Hour
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -243,10 +260,13 @@ type replicator struct {
 	others  []Consumer
 	started time.Time
 
-	cursor   atomic.Int64 // the index's cursor
-	killErr  atomic.Pointer[error]
-	minuteMu sync.Mutex
-	minutes  map[int64]int64 // messages replicated per minute since the last heartbeat
+	cursor  atomic.Int64 // the index's cursor
+	killErr atomic.Pointer[error]
+	// lastCompact is when the change log was last compacted (follower
+	// goroutine of the index only).
+	lastCompact time.Time
+	minuteMu    sync.Mutex
+	minutes     map[int64]int64 // messages replicated per minute since the last heartbeat
 }
 
 func (m *Manager) newReplicator(ctx context.Context, shard int, _ *lease) *replicator {
@@ -548,6 +568,7 @@ func (r *replicator) gauges() {
 // maintain runs the oldest queued request of the shard, if any, between
 // batches of the log.
 func (r *replicator) maintain(cursor *int64) error {
+	r.compactLog(*cursor)
 	req, ok, err := r.m.state.pending(r.ctx, r.shard.Index)
 	if err != nil || !ok {
 		return err
@@ -574,6 +595,36 @@ func (r *replicator) maintain(cursor *int64) error {
 		log.Info("replication request done", "checked", res.Checked, "indexed", res.Indexed, "removed", res.Removed, "missing", res.Missing)
 	}
 	return r.m.state.finish(context.WithoutCancel(r.ctx), req.ID, string(out), runErr)
+}
+
+// compactLog deletes, every CompactEvery, the change log entries older
+// than LogRetention that the index (cursor) and every other consumer have
+// applied. A failure is logged and tried again at the next round.
+func (r *replicator) compactLog(cursor int64) {
+	keep := r.m.opts.LogRetention
+	if keep < 0 || time.Since(r.lastCompact) < r.m.opts.CompactEvery {
+		return
+	}
+	r.lastCompact = time.Now()
+	upTo := cursor
+	for _, c := range r.others {
+		cur, err := c.Cursor(r.ctx)
+		if err != nil {
+			return
+		}
+		upTo = min(upTo, cur)
+	}
+	n, err := r.shard.CompactLog(r.ctx, upTo, time.Now().Add(-keep))
+	if err != nil {
+		if r.ctx.Err() == nil {
+			r.m.log.Warn("change log compaction", "shard", r.shard.Index, "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		first, _, _ := r.shard.LogBounds(r.ctx)
+		r.m.log.Info("change log compacted", "shard", r.shard.Index, "deleted", n, "log_start", first)
+	}
 }
 
 // backoff doubles from 100 ms to 30 s.

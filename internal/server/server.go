@@ -203,6 +203,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// search index and to the IMAP sessions' notifications.
 	var imapSrv *imap.Server
 	repl, err := replication.Open(ctx, data.Store, replication.Options{DataDir: cfg.DataDir, Log: log.With("part", "replication"),
+		LogRetention: cfg.ChangeLogRetention,
 		Consumers: func(shard int) []replication.Consumer {
 			if imapSrv == nil {
 				return nil

@@ -676,3 +676,47 @@ func TestChangeLogMigration(t *testing.T) {
 		t.Fatal("the change log still uses sqlite_sequence")
 	}
 }
+
+// CompactLog deletes applied, old entries oldest first, in chunks, and
+// keeps the newest entry whatever it is asked, so that IDs go on from it.
+func TestCompactLog(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	sh := st.shards[0]
+	defer func(c int64) { compactChunk = c }(compactChunk)
+	compactChunk = 7
+	for i := range 40 {
+		if err := sh.write(ctx, func(t *Tx) error { return t.logChange(Change{Mailbox: 1, Kind: ChangeAppend, UID: uint32(i + 1)}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, last, err := sh.LogBounds(ctx)
+	if err != nil || first != 1 || last != 40 {
+		t.Fatalf("bounds %d-%d (%v)", first, last, err)
+	}
+	// Entries newer than the cut-off stay, whatever upTo says.
+	if n, err := sh.CompactLog(ctx, last, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("deleted %d recent entries (%v)", n, err)
+	}
+	// Old enough: only those up to upTo go, in chunks of 7.
+	future := time.Now().Add(time.Hour)
+	if n, err := sh.CompactLog(ctx, 25, future); err != nil || n != 25 {
+		t.Fatalf("deleted %d up to 25 (%v)", n, err)
+	}
+	if first, _, _ := sh.LogBounds(ctx); first != 26 {
+		t.Fatalf("log starts at %d, want 26", first)
+	}
+	// Everything applied and old: the newest entry stays.
+	if n, err := sh.CompactLog(ctx, last+100, future); err != nil || n != 14 {
+		t.Fatalf("deleted %d of the rest (%v)", n, err)
+	}
+	if first, l, _ := sh.LogBounds(ctx); first != last || l != last {
+		t.Fatalf("log %d-%d, want only entry %d", first, l, last)
+	}
+	if err := sh.write(ctx, func(t *Tx) error { return t.logChange(Change{Mailbox: 1, Kind: ChangeAppend, UID: 41}) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, head := sh.Changed(); head != last+1 {
+		t.Fatalf("next entry got ID %d, want %d", head, last+1)
+	}
+}
