@@ -51,6 +51,10 @@ func (b *Batch) Add(r io.Reader, folder string, flags store.Flags, keywords []st
 	if err != nil {
 		return b.p.spoolError(err)
 	}
+	if err := b.p.checkReserve(sp.Size); err != nil {
+		sp.Close()
+		return err
+	}
 	raw, err := sp.Bytes()
 	if err != nil {
 		sp.Close()

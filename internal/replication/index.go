@@ -87,7 +87,7 @@ func (c *indexConsumer) Apply(ctx context.Context, changes []store.Change) error
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	if c.gate != nil && len(ids) < catchUpBodies {
+	if c.gate != nil && len(ids) > 0 && len(ids) < catchUpBodies {
 		select {
 		case c.gate <- struct{}{}:
 			defer func() { <-c.gate }()

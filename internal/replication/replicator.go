@@ -600,33 +600,46 @@ func (r *replicator) maintain(cursor *int64) error {
 	return r.m.state.finish(context.WithoutCancel(r.ctx), req.ID, string(out), runErr)
 }
 
+// compactChunksPerRound bounds the work of one compaction round (about
+// 20,000 entries, some tens of milliseconds): a round runs on the index's
+// follower between batches, and a log that was never compacted (millions
+// of entries after an upgrade) is worked down round after round, one per
+// Poll, instead of holding up the index for minutes.
+const compactChunksPerRound = 20
+
 // compactLog deletes, every CompactEvery, the change log entries older
 // than LogRetention that the index (cursor) and every other consumer have
-// applied. A failure is logged and tried again at the next round.
+// applied; while some are left, it goes on at the next round. A failure
+// is logged and tried again at the next CompactEvery.
 func (r *replicator) compactLog(cursor int64) {
 	keep := r.m.opts.LogRetention
 	if keep < 0 || time.Since(r.lastCompact) < r.m.opts.CompactEvery {
 		return
 	}
-	r.lastCompact = time.Now()
+	log := r.m.log.With("shard", r.shard.Index)
 	upTo := cursor
 	for _, c := range r.others {
 		cur, err := c.Cursor(r.ctx)
 		if err != nil {
+			r.lastCompact = time.Now()
+			log.Warn("change log compaction: consumer's cursor", "consumer", c.Name(), "err", err)
 			return
 		}
 		upTo = min(upTo, cur)
 	}
-	n, err := r.shard.CompactLog(r.ctx, upTo, time.Now().Add(-keep))
+	n, more, err := r.shard.CompactLog(r.ctx, upTo, time.Now().Add(-keep), compactChunksPerRound)
+	if !more || err != nil {
+		r.lastCompact = time.Now()
+	}
 	if err != nil {
 		if r.ctx.Err() == nil {
-			r.m.log.Warn("change log compaction", "shard", r.shard.Index, "err", err)
+			log.Warn("change log compaction", "err", err)
 		}
 		return
 	}
 	if n > 0 {
 		first, _, _ := r.shard.LogBounds(r.ctx)
-		r.m.log.Info("change log compacted", "shard", r.shard.Index, "deleted", n, "log_start", first)
+		log.Info("change log compacted", "deleted", n, "log_start", first, "more", more)
 	}
 }
 

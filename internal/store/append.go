@@ -75,8 +75,9 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 		}
 	}
 	// The usage is charged first and checked after: one statement, and
-	// the operation's savepoint takes the charge back if anything below
-	// fails. RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the
+	// if anything below fails the charge is taken back with the rest of
+	// the operation (its savepoint, or its transaction when it is alone
+	// in its group). RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the
 	// limit here is kept in bytes.
 	used, err := t.charge(tg.Mailbox, body.Size)
 	if errors.Is(err, sql.ErrNoRows) {

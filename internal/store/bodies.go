@@ -139,29 +139,30 @@ func (sh *Shard) LogBounds(ctx context.Context) (first, last int64, err error) {
 }
 
 // compactChunk is the most change log entries one compaction transaction
-// deletes, so that deliveries queued behind it wait little.
-var compactChunk int64 = 5000
+// deletes: a few milliseconds of the shard's writer, which deliveries
+// queue behind.
+var compactChunk int64 = 1000
 
 // CompactLog deletes the change log entries up to ID upTo (those every
 // consumer has applied) that were committed at or before olderThan (to
-// the second), oldest first, and returns how many it deleted. The newest
-// entry is always kept: the next entry's ID is one above the largest
-// present, so an ID is never given out twice. A consumer whose cursor is
-// below the log's start afterwards has lost entries and rebuilds from the
-// store's state (see LogBounds).
-func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time) (int64, error) {
+// the second), oldest first, in at most chunks transactions of
+// compactChunk entries. It returns how many it deleted and whether some
+// are left to delete. The newest entry is always kept: the next entry's ID
+// is one above the largest present, so an ID is never given out twice. A
+// consumer whose cursor is below the log's start afterwards has lost
+// entries and rebuilds from the store's state (see LogBounds).
+func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time, chunks int) (deleted int64, more bool, err error) {
 	// The first entry to keep for its age (the log is in commit order),
 	// or the newest if every entry is old enough.
 	var keep int64
-	err := sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(
+	err = sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(
 		(SELECT id FROM changelog WHERE time > ? ORDER BY id LIMIT 1),
 		(SELECT max(id) FROM changelog), 0)`, olderThan.Unix()).Scan(&keep)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	end := min(upTo+1, keep) // delete the IDs below end
-	var deleted int64
-	for ctx.Err() == nil {
+	for range chunks {
 		var n int64
 		err := sh.write(ctx, func(t *Tx) error {
 			res, err := t.exec(`DELETE FROM changelog WHERE id < ? AND id < (SELECT min(id) FROM changelog) + ?`, end, compactChunk)
@@ -173,10 +174,12 @@ func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time
 		})
 		deleted += n
 		if err != nil || n == 0 {
-			return deleted, err
+			return deleted, false, err
 		}
 	}
-	return deleted, ctx.Err()
+	var first int64
+	err = sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(min(id), 0) FROM changelog`).Scan(&first)
+	return deleted, err == nil && first < end, err
 }
 
 // ChangeAfter returns the MODSEQ and commit time of the first change log

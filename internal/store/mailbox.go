@@ -628,7 +628,7 @@ func (m *Mailbox) Copy(ctx context.Context, from, to int64, uids []uint32, quota
 			return err
 		}
 		if quotaBytes > 0 && used > quotaBytes {
-			return ErrOverQuota // the savepoint rolls every copy back
+			return ErrOverQuota // the operation's rollback takes every copy back
 		}
 		_, err = t.exec(`UPDATE folders SET messages=messages+?, bytes=bytes+?, highestmodseq=? WHERE id=?`, len(copied), bytes, modseq, to)
 		return err

@@ -93,7 +93,7 @@ CREATE TABLE blob_garbage (
 -- Version 2: one page fewer written per append (each page is a WAL frame
 -- of every delivery). The change log's IDs come from its largest row, not from
 -- sqlite_sequence: an ID is still never reused, because nothing deletes
--- the newest entry (compaction, when it comes, must keep it).
+-- the newest entry (CompactLog keeps it).
 CREATE TABLE changelog_v2 (
 	id INTEGER PRIMARY KEY,
 	modseq INTEGER NOT NULL,
@@ -180,7 +180,8 @@ func (sh *Shard) close() error {
 const maxBatch = 256
 
 // op is one logical change: it runs in its own savepoint inside a group
-// transaction and gets its own MODSEQ.
+// transaction (or, alone in its group, as the transaction itself) and gets
+// its own MODSEQ.
 type op struct {
 	ctx  context.Context
 	fn   func(*Tx) error

@@ -695,20 +695,24 @@ func TestCompactLog(t *testing.T) {
 		t.Fatalf("bounds %d-%d (%v)", first, last, err)
 	}
 	// Entries newer than the cut-off stay, whatever upTo says.
-	if n, err := sh.CompactLog(ctx, last, time.Now().Add(-time.Hour)); err != nil || n != 0 {
-		t.Fatalf("deleted %d recent entries (%v)", n, err)
+	if n, more, err := sh.CompactLog(ctx, last, time.Now().Add(-time.Hour), 100); err != nil || n != 0 || more {
+		t.Fatalf("deleted %d recent entries (more %v, %v)", n, more, err)
 	}
-	// Old enough: only those up to upTo go, in chunks of 7.
+	// Old enough: only those up to upTo go, in chunks of 7, at most as
+	// many chunks as asked.
 	future := time.Now().Add(time.Hour)
-	if n, err := sh.CompactLog(ctx, 25, future); err != nil || n != 25 {
-		t.Fatalf("deleted %d up to 25 (%v)", n, err)
+	if n, more, err := sh.CompactLog(ctx, 25, future, 2); err != nil || n != 14 || !more {
+		t.Fatalf("deleted %d in 2 chunks (more %v, %v), want 14 and more", n, more, err)
+	}
+	if n, more, err := sh.CompactLog(ctx, 25, future, 100); err != nil || n != 11 || more {
+		t.Fatalf("deleted %d of the rest up to 25 (more %v, %v)", n, more, err)
 	}
 	if first, _, _ := sh.LogBounds(ctx); first != 26 {
 		t.Fatalf("log starts at %d, want 26", first)
 	}
 	// Everything applied and old: the newest entry stays.
-	if n, err := sh.CompactLog(ctx, last+100, future); err != nil || n != 14 {
-		t.Fatalf("deleted %d of the rest (%v)", n, err)
+	if n, more, err := sh.CompactLog(ctx, last+100, future, 100); err != nil || n != 14 || more {
+		t.Fatalf("deleted %d of the rest (more %v, %v)", n, more, err)
 	}
 	if first, l, _ := sh.LogBounds(ctx); first != last || l != last {
 		t.Fatalf("log %d-%d, want only entry %d", first, l, last)
