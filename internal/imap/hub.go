@@ -107,13 +107,21 @@ type Notifier struct {
 }
 
 // Notifier returns the live-session consumer of a shard's change log, for
-// the shard's replicator.
+// the shard's replicator: the same one at every call, so that a replicator
+// started again goes on from where the last one stopped.
 func (s *Server) Notifier(shard int) *Notifier {
 	sh, err := s.store.Shard(shard)
 	if err != nil {
 		return nil
 	}
-	return &Notifier{h: s.hub, shard: sh}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.notifiers[shard]
+	if n == nil {
+		n = &Notifier{h: s.hub, shard: sh}
+		s.notifiers[shard] = n
+	}
+	return n
 }
 
 // Name names the consumer in logs and metrics.

@@ -79,6 +79,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
 	conns     map[*session]bool
+	notifiers map[int]*Notifier // by shard, for the life of the server
 	stopping  atomic.Bool
 	wg        sync.WaitGroup
 }
@@ -95,7 +96,7 @@ func New(cfg Config, dir *directory.Directory, st *store.Store, p *delivery.Pipe
 		cfg.IdleTimeout = 30 * time.Minute
 	}
 	s := &Server{cfg: cfg, dir: dir, store: st, pipeline: p, log: log, render: newRenderCache(),
-		listeners: map[net.Listener]bool{}, conns: map[*session]bool{}}
+		listeners: map[net.Listener]bool{}, conns: map[*session]bool{}, notifiers: map[int]*Notifier{}}
 	s.hub = newHub(len(st.Shards()), log)
 	return s
 }
