@@ -190,3 +190,44 @@ func TestLogCompaction(t *testing.T) {
 		t.Fatalf("index cursor %d (%v), want %d", cur, err, head)
 	}
 }
+
+// TestLogCompactionRounds checks that a log too long for one compaction
+// round is worked down round after round, at each poll, not left until
+// the next CompactEvery.
+func TestLogCompactionRounds(t *testing.T) {
+	defer func(n int) { compactChunksPerRound = n }(compactChunksPerRound)
+	compactChunksPerRound = 1 // 1,000 entries per round
+	e := newEnv(t, 1, 1, Options{LogRetention: time.Nanosecond, CompactEvery: time.Hour})
+	ctx := context.Background()
+	mb := e.mailboxes[0]
+	for i := range 30 {
+		if err := e.appendMsg(mb, "INBOX", genMessage(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, err := mb.Folder(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := make([]uint32, 30)
+	for i := range uids {
+		uids[i] = uint32(i + 1)
+	}
+	// One change log entry per message changed: 30 per flag change.
+	for i := range 80 {
+		op := store.FlagsAdd
+		if i%2 == 1 {
+			op = store.FlagsRemove
+		}
+		if _, err := mb.SetFlags(ctx, inbox.ID, uids, op, store.FlagSeen, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh, _ := e.st.Shard(0)
+	if first, last, _ := sh.LogBounds(ctx); last-first < 2000 {
+		t.Fatalf("log %d-%d: too short for the test", first, last)
+	}
+	_, head := sh.Changed()
+	e.start()
+	waitFor(t, func() bool { first, _, _ := sh.LogBounds(ctx); return first == head })
+}

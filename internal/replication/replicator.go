@@ -605,7 +605,7 @@ func (r *replicator) maintain(cursor *int64) error {
 // follower between batches, and a log that was never compacted (millions
 // of entries after an upgrade) is worked down round after round, one per
 // Poll, instead of holding up the index for minutes.
-const compactChunksPerRound = 20
+var compactChunksPerRound = 20
 
 // compactLog deletes, every CompactEvery, the change log entries older
 // than LogRetention that the index (cursor) and every other consumer have
