@@ -609,8 +609,11 @@ var compactChunksPerRound = 20
 
 // compactLog deletes, every CompactEvery, the change log entries older
 // than LogRetention that the index (cursor) and every other consumer have
-// applied; while some are left, it goes on at the next round. A failure
-// is logged and tried again at the next CompactEvery.
+// applied. While entries old enough are left (more than a round's worth,
+// or not applied yet: after a restart with a backlog, the index applies
+// its first batch before the first round), it goes on at the next round,
+// one per Poll. A failure is logged and tried again at the next
+// CompactEvery.
 func (r *replicator) compactLog(cursor int64) {
 	keep := r.m.opts.LogRetention
 	if keep < 0 || time.Since(r.lastCompact) < r.m.opts.CompactEvery {

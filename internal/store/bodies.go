@@ -146,8 +146,9 @@ var compactChunk int64 = 1000
 // CompactLog deletes the change log entries up to ID upTo (those every
 // consumer has applied) that were committed at or before olderThan (to
 // the second), oldest first, in at most chunks transactions of
-// compactChunk entries. It returns how many it deleted and whether some
-// are left to delete. The newest entry is always kept: the next entry's ID
+// compactChunk entries. It returns how many it deleted and whether
+// entries old enough are left: held back by the chunks or by upTo (a
+// consumer that has not applied them yet). The newest entry is always kept: the next entry's ID
 // is one above the largest present, so an ID is never given out twice. A
 // consumer whose cursor is below the log's start afterwards has lost
 // entries and rebuilds from the store's state (see LogBounds).
@@ -173,13 +174,16 @@ func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time
 			return err
 		})
 		deleted += n
-		if err != nil || n == 0 {
+		if err != nil {
 			return deleted, false, err
+		}
+		if n == 0 {
+			break
 		}
 	}
 	var first int64
 	err = sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(min(id), 0) FROM changelog`).Scan(&first)
-	return deleted, err == nil && first < end, err
+	return deleted, err == nil && first < keep, err
 }
 
 // ChangeAfter returns the MODSEQ and commit time of the first change log
