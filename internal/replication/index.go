@@ -60,7 +60,7 @@ const catchUpBodies = 500
 // few milliseconds of each other, each 10-50 ms of work, and every
 // delivery then in progress waited for them (LMTP p99 about 30 ms).
 func liveGate() chan struct{} {
-	return make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+	return make(chan struct{}, workersFor(0))
 }
 
 // workersFor returns how many goroutines extract and tokenise a batch of

@@ -79,7 +79,7 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 	// the operation (its savepoint, or its transaction when it is alone
 	// in its group). RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the
 	// limit here is kept in bytes.
-	used, err := t.charge(tg.Mailbox, body.Size)
+	used, err := t.charge(tg.Mailbox, body.Size, 1)
 	if errors.Is(err, sql.ErrNoRows) {
 		if len(tg.Layout) == 0 {
 			return AppendResult{}, fmt.Errorf("mailbox %d: %w", tg.Mailbox, ErrNotFound)
@@ -87,7 +87,7 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 		if err := t.ensureMailbox(tg.Mailbox, tg.Layout); err != nil {
 			return AppendResult{}, err
 		}
-		used, err = t.charge(tg.Mailbox, body.Size)
+		used, err = t.charge(tg.Mailbox, body.Size, 1)
 	}
 	if err != nil {
 		return AppendResult{}, err
@@ -137,11 +137,13 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 	return AppendResult{UID: uint32(uid), UIDValidity: uint32(uidvalidity), Folder: folder, ModSeq: modseq}, nil
 }
 
-// charge adds one message of size bytes to a mailbox's usage and returns
-// the bytes it uses now; sql.ErrNoRows if the shard has no such mailbox.
-func (t *Tx) charge(mailbox, size int64) (int64, error) {
+// charge adds messages totalling size bytes to a mailbox's usage and
+// returns the bytes it uses now; sql.ErrNoRows if the shard has no such
+// mailbox. The caller checks the quota after and fails its operation,
+// which takes the charge back, when it is over.
+func (t *Tx) charge(mailbox, size, messages int64) (int64, error) {
 	var used int64
-	err := t.queryRow(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+1 WHERE id=? RETURNING used_bytes`,
-		size, mailbox).Scan(&used)
+	err := t.queryRow(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+? WHERE id=? RETURNING used_bytes`,
+		size, messages, mailbox).Scan(&used)
 	return used, err
 }

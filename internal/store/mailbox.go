@@ -622,9 +622,8 @@ func (m *Mailbox) Copy(ctx context.Context, from, to int64, uids []uint32, quota
 		if len(copied) == 0 {
 			return nil
 		}
-		var used int64
-		if err := t.queryRow(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+? WHERE id=? RETURNING used_bytes`,
-			bytes, len(copied), m.ID).Scan(&used); err != nil {
+		used, err := t.charge(m.ID, bytes, int64(len(copied)))
+		if err != nil {
 			return err
 		}
 		if quotaBytes > 0 && used > quotaBytes {
