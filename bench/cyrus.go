@@ -274,9 +274,7 @@ EVENTS {
 `))
 
 func (t *cyrusTarget) Start(ctx context.Context) error {
-	if t.dir != "" {
-		_ = os.RemoveAll(t.dir) // previous run's data, already measured
-	}
+	retire(t.dir) // previous run's data, already measured
 	dir, err := os.MkdirTemp(t.root, "cyrus-")
 	if err != nil {
 		return err

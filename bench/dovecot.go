@@ -342,9 +342,7 @@ protocol imap {
 `))
 
 func (t *dovecotTarget) Start(ctx context.Context) error {
-	if t.dir != "" {
-		_ = os.RemoveAll(t.dir) // previous run's data, already measured
-	}
+	retire(t.dir) // previous run's data, already measured
 	dir, err := os.MkdirTemp(t.root, "dovecot-")
 	if err != nil {
 		return err

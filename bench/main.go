@@ -250,6 +250,7 @@ func run() int {
 	}
 	// Dovecot's mail user must be able to traverse it.
 	_ = os.Chmod(root, 0o755)
+	spreadRuns(root)
 	var all []target
 	defer func() {
 		for _, t := range all {

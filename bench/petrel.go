@@ -77,9 +77,7 @@ func (t *petrelTarget) Setup() string {
 }
 
 func (t *petrelTarget) Start(ctx context.Context) error {
-	if t.dataDir != "" {
-		_ = os.RemoveAll(t.dataDir) // previous run's data, already measured
-	}
+	retire(t.dataDir) // previous run's data, already measured
 	tmpl, err := t.template(ctx)
 	if err != nil {
 		return err

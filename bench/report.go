@@ -215,7 +215,7 @@ func (d *reportData) markdown() string {
 		"%s timed messages per run after %d warm-up messages, messages taken round robin from the corpus (in a fixed shuffled order) and recipients round robin from %d users. "+
 		"A message counts only when every recipient got a 2xx reply; latency is from MAIL FROM to the last per-recipient reply.\n",
 		d.conns, d.messagesText(), d.warmup, d.users)
-	w("- **Runs:** %d per server and workload, each from a fresh data folder with a freshly started server; the order of servers alternates from round to round. "+
+	w("- **Runs:** %d per server and workload, each from a fresh data folder with a freshly started server; the order of servers alternates from round to round. Measured folders are deleted at the end of the bench, not between runs, and each run's folder starts in a block group of its own (`chattr +T` on the bench's root): on this ext4 without a journal, inodes freed by one run were otherwise skipped one by one by the next run's file creations. "+
 		"Figures are medians with min–max over the runs; the ratio is Petrel's throughput divided by the peer's within each round, then the median.\n", d.runs)
 	w("- **Server CPU/msg:** CPU time (user+system) of the server's processes during the run divided by the messages delivered, warm-up included. " +
 		"**Other CPU** (per-run table): share of the machine's CPU capacity used during the run by processes other than the harness and the server.\n")
