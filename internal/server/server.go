@@ -342,6 +342,7 @@ func httpMux(data *Data) *http.ServeMux {
 	// loopback by default.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		type shardState struct {
 			Shard int   `json:"shard"`
