@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/petrelmail/petrel/internal/imap/render"
-	"github.com/petrelmail/petrel/internal/imap/search"
 	"github.com/petrelmail/petrel/internal/imap/wire"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/store"
@@ -94,17 +93,7 @@ func (s *session) cmdFetch(cmd *wire.Command) error {
 			return err
 		}
 		_, maxUID := sel.maxSeqUID()
-		var uids []uint32
-		for _, g := range gone {
-			if a.Set.Contains(g.UID, max(maxUID, sel.maxUID)) {
-				uids = append(uids, g.UID)
-			}
-		}
-		if len(uids) > 0 {
-			s.out = append(s.out, "* VANISHED (EARLIER) "...)
-			s.out = search.AppendNumSet(s.out, uids)
-			s.out = append(s.out, "\r\n"...)
-		}
+		s.out = appendVanishedEarlier(s.out, gone, &a.Set, max(maxUID, sel.maxUID))
 	}
 	if len(idx) == 0 {
 		return nil

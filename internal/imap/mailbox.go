@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/petrelmail/petrel/internal/imap/search"
 	"github.com/petrelmail/petrel/internal/imap/wire"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -151,17 +150,7 @@ func (s *session) qresyncSelect(q *wire.QResync, st store.SyncState) error {
 	if err != nil {
 		return err
 	}
-	var vanished []uint32
-	for _, g := range gone {
-		if known(g.UID) {
-			vanished = append(vanished, g.UID)
-		}
-	}
-	if len(vanished) > 0 {
-		s.out = append(s.out, "* VANISHED (EARLIER) "...)
-		s.out = search.AppendNumSet(s.out, vanished)
-		s.out = append(s.out, "\r\n"...)
-	}
+	s.out = appendVanishedEarlier(s.out, gone, q.KnownUIDs, max(maxUID, sel.maxUID))
 	for i, m := range st.Changed {
 		if m.ModSeq > int64(q.ModSeq) && known(m.UID) {
 			s.out = s.appendFlagsFetch(s.out, uint32(i+1), m.UID, m.Flags, m.Keywords, m.ModSeq)

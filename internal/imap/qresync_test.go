@@ -1,10 +1,12 @@
 package imap_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -235,5 +237,93 @@ func TestQResyncLive(t *testing.T) {
 	sameLines(t, "DONE", rc.until("e"), []string{"e OK IDLE terminated"})
 	sameLines(t, "view", rc.cmd("f", "FETCH 1:* (UID)"), []string{
 		"* 1 FETCH (UID 4)", "* 2 FETCH (UID 6)", "* 3 FETCH (UID 7)", "f OK FETCH completed",
+	})
+}
+
+// compactAll deletes every change log entry of every shard but the newest,
+// with the tombstones they logged, as the replicators do once the entries
+// are older than changelog_retention.
+func compactAll(t *testing.T, ts *testServer) {
+	t.Helper()
+	ctx := context.Background()
+	for _, sh := range ts.Store.Shards() {
+		_, head, err := sh.LogBounds(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sh.CompactLog(ctx, head, time.Now().Add(time.Hour), 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestQResyncAfterRetention: once the tombstones after a client's MODSEQ
+// are deleted with the change log, QRESYNC and UID FETCH (VANISHED) answer
+// every UID of the client's set that the folder no longer holds, as ranges
+// (RFC 5162 section 4.1); from a MODSEQ after the compaction, the exact
+// list again. A session that was selected all along is told what it holds
+// that is gone.
+func TestQResyncAfterRetention(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, 0, "alice")
+	other := ts.login(t, "alice", nil)
+	fill(t, other, "INBOX", "retention", 8) // UIDs 1-8
+	mustSelect(t, other, "INBOX")
+
+	rc := ts.raw(t)
+	rc.login("alice")
+	rc.ok("a", "ENABLE QRESYNC")
+	lines := rc.ok("b", "SELECT INBOX")
+	st := qresyncState{codeNum(t, lines, "UIDVALIDITY"), codeNum(t, lines, "HIGHESTMODSEQ")}
+	// A second session stays selected without QRESYNC.
+	live := ts.raw(t)
+	live.login("alice")
+	live.ok("a", "SELECT INBOX")
+
+	expunge := func(uids ...imap.UID) {
+		t.Helper()
+		set := imap.UIDSetNum(uids...)
+		if err := other.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.UIDExpunge(set).Collect(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expunge(2, 3, 6)
+	compactAll(t, ts)
+	rc.ok("c", "NOOP")
+	late := codeNum(t, rc.ok("d", "SELECT INBOX"), "HIGHESTMODSEQ")
+	expunge(8)
+
+	for _, tc := range []struct {
+		params   string
+		vanished []string
+	}{
+		{fmt.Sprintf("(%d %d)", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 2:3,6,8"}},
+		{fmt.Sprintf("(%d %d 1:5)", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 2:3"}},
+		{fmt.Sprintf("(%d %d 7,3:1,8)", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 2:3,8"}},
+		{fmt.Sprintf("(%d %d 4:5)", st.uidValidity, st.highestModSeq), nil},
+		{fmt.Sprintf("(%d %d)", st.uidValidity, late), []string{"* VANISHED (EARLIER) 8"}},
+	} {
+		v, _ := qresyncLines(t, rc.ok("e", "SELECT INBOX (QRESYNC "+tc.params+")"))
+		sameLines(t, "VANISHED "+tc.params, v, tc.vanished)
+	}
+	v, _ := qresyncLines(t, rc.ok("f", fmt.Sprintf("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", st.highestModSeq)))
+	sameLines(t, "UID FETCH VANISHED", v, []string{"* VANISHED (EARLIER) 2:3,6,8"})
+	v, _ = qresyncLines(t, rc.ok("g", fmt.Sprintf("UID FETCH 5:7 (FLAGS) (CHANGEDSINCE %d VANISHED)", st.highestModSeq)))
+	sameLines(t, "UID FETCH 5:7 VANISHED", v, []string{"* VANISHED (EARLIER) 6"})
+
+	// The live session learns of the four expunges, the first three of
+	// which have no tombstone any more, in descending order.
+	var expunges []string
+	for _, l := range live.ok("b", "NOOP") {
+		if strings.HasSuffix(l, " EXPUNGE") {
+			expunges = append(expunges, l)
+		}
+	}
+	sameLines(t, "EXPUNGE", expunges, []string{"* 8 EXPUNGE", "* 6 EXPUNGE", "* 3 EXPUNGE", "* 2 EXPUNGE"})
+	sameLines(t, "view", live.cmd("c", "FETCH 1:* (UID)"), []string{
+		"* 1 FETCH (UID 1)", "* 2 FETCH (UID 4)", "* 3 FETCH (UID 5)", "* 4 FETCH (UID 7)", "c OK FETCH completed",
 	})
 }

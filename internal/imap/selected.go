@@ -180,7 +180,18 @@ func (s *session) readChanges() error {
 	if err != nil {
 		return err
 	}
-	for _, uid := range st.Vanished {
+	vanished := st.Vanished
+	if st.Lost {
+		// The tombstones since the view's MODSEQ are gone (a session
+		// idle for longer than the change log's retention): whatever
+		// the view holds that the folder does not is gone.
+		for _, uid := range sel.allUIDs() {
+			if inRanges(st.Absent, uid) {
+				vanished = append(vanished, uid)
+			}
+		}
+	}
+	for _, uid := range vanished {
 		if _, in := sel.index(uid); in {
 			if i, dup := slices.BinarySearch(sel.pending, uid); !dup {
 				sel.pending = slices.Insert(sel.pending, i, uid)

@@ -148,10 +148,12 @@ var compactChunk int64 = 1000
 // the second), oldest first, in at most chunks transactions of
 // compactChunk entries. It returns how many it deleted and whether
 // entries old enough are left: held back by the chunks or by upTo (a
-// consumer that has not applied them yet). The newest entry is always kept: the next entry's ID
-// is one above the largest present, so an ID is never given out twice. A
-// consumer whose cursor is below the log's start afterwards has lost
-// entries and rebuilds from the store's state (see LogBounds).
+// consumer that has not applied them yet). The newest entry is always
+// kept: the next entry's ID is one above the largest present, so an ID is
+// never given out twice. A consumer whose cursor is below the log's start
+// afterwards has lost entries and rebuilds from the store's state (see
+// LogBounds). The expunge tombstones of the deleted entries are deleted
+// with them, and the shard's tombstone floor raised (see VanishedSince).
 func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time, chunks int) (deleted int64, more bool, err error) {
 	// The first entry to keep for its age (the log is in commit order),
 	// or the newest if every entry is old enough.
@@ -166,11 +168,25 @@ func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time
 	for range chunks {
 		var n int64
 		err := sh.write(ctx, func(t *Tx) error {
+			// The tombstones of the expunges this chunk logged go with
+			// it: MODSEQs follow the log's order, so every tombstone up
+			// to the chunk's highest MODSEQ is at least as old.
+			var floor int64
+			if err := t.queryRow(`SELECT coalesce(max(modseq), 0) FROM changelog WHERE id < ? AND id < (SELECT min(id) FROM changelog) + ?`,
+				end, compactChunk).Scan(&floor); err != nil {
+				return err
+			}
 			res, err := t.exec(`DELETE FROM changelog WHERE id < ? AND id < (SELECT min(id) FROM changelog) + ?`, end, compactChunk)
 			if err != nil {
 				return err
 			}
-			n, err = res.RowsAffected()
+			if n, err = res.RowsAffected(); err != nil || n == 0 {
+				return err
+			}
+			if _, err := t.exec(`DELETE FROM tombstones WHERE modseq <= ?`, floor); err != nil {
+				return err
+			}
+			_, err = t.exec(`UPDATE shard_state SET tombstone_floor = ? WHERE id = 1 AND tombstone_floor < ?`, floor, floor)
 			return err
 		})
 		deleted += n

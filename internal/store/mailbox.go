@@ -400,11 +400,79 @@ func (m *Mailbox) ChangedSince(ctx context.Context, folder int64, modseq int64) 
 		WHERE x.folder_id=? AND f.mailbox_id=? AND x.modseq > ? ORDER BY x.uid`, folder, modseq)
 }
 
-// VanishedSince lists the UIDs expunged from a folder after modseq (RFC 7162
-// section 3.2.10, VANISHED (EARLIER)), from the tombstones.
-func (m *Mailbox) VanishedSince(ctx context.Context, folder int64, modseq int64) ([]UIDModSeq, error) {
-	return m.uidModSeqs(ctx, `SELECT x.uid, x.modseq FROM tombstones x JOIN folders f ON f.id = x.folder_id
-		WHERE x.folder_id=? AND f.mailbox_id=? AND x.modseq > ? ORDER BY x.uid`, folder, modseq)
+// Vanished is what a folder lost after a MODSEQ (VanishedSince).
+type Vanished struct {
+	// UIDs are the UIDs expunged after the MODSEQ, in UID order, with the
+	// MODSEQ of their expunge, when the tombstones after it are all kept.
+	UIDs []UIDModSeq
+	// Lost is set instead when some of them may be gone: tombstones are
+	// deleted with the change log entries of their age (CompactLog).
+	// Absent is then every range of UIDs below UIDNEXT that the folder
+	// does not hold: a superset of the UIDs expunged after the MODSEQ,
+	// which is what RFC 7162 section 3.2.6 lets a server answer when it
+	// no longer knows when a message was expunged (RFC 5162 section 4.1
+	// said so explicitly). A client ignores the UIDs it never had.
+	Lost   bool
+	Absent []UIDRange
+}
+
+// UIDRange is the UIDs from First to Last, both included.
+type UIDRange struct{ First, Last uint32 }
+
+// VanishedSince lists what was expunged from a folder after modseq (RFC
+// 7162 section 3.2.5.2, QRESYNC, and 3.2.6, VANISHED (EARLIER)).
+func (m *Mailbox) VanishedSince(ctx context.Context, folder int64, modseq int64) (Vanished, error) {
+	var v Vanished
+	tx, err := m.sh.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return v, err
+	}
+	defer tx.Rollback()
+	var uidnext, floor int64
+	err = tx.QueryRowContext(ctx, `SELECT f.uidnext, s.tombstone_floor FROM folders f, shard_state s WHERE f.id=? AND f.mailbox_id=? AND s.id=1`,
+		folder, m.ID).Scan(&uidnext, &floor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, fmt.Errorf("folder %d: %w", folder, ErrNotFound)
+	}
+	if err != nil {
+		return v, err
+	}
+	if modseq < floor {
+		v.Lost = true
+		v.Absent, err = absentUIDs(ctx, tx, folder, uint32(uidnext))
+	} else {
+		v.UIDs, err = uidModSeqs(ctx, tx, `SELECT uid, modseq FROM tombstones WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, modseq)
+	}
+	if err != nil {
+		return v, err
+	}
+	return v, tx.Commit()
+}
+
+// absentUIDs returns the ranges of UIDs below uidnext that a folder does
+// not hold.
+func absentUIDs(ctx context.Context, tx *sql.Tx, folder int64, uidnext uint32) ([]UIDRange, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT uid FROM messages WHERE folder_id=? ORDER BY uid`, folder)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UIDRange
+	next := uint32(1)
+	for rows.Next() {
+		var uid int64
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		if uint32(uid) > next {
+			out = append(out, UIDRange{next, uint32(uid) - 1})
+		}
+		next = uint32(uid) + 1
+	}
+	if uidnext > next {
+		out = append(out, UIDRange{next, uidnext - 1})
+	}
+	return out, rows.Err()
 }
 
 // UIDModSeq is a UID with the MODSEQ of its last change.
@@ -414,7 +482,13 @@ type UIDModSeq struct {
 }
 
 func (m *Mailbox) uidModSeqs(ctx context.Context, query string, folder, modseq int64) ([]UIDModSeq, error) {
-	rows, err := m.sh.db.Read.QueryContext(ctx, query, folder, m.ID, modseq)
+	return uidModSeqs(ctx, m.sh.db.Read, query, folder, m.ID, modseq)
+}
+
+func uidModSeqs(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]UIDModSeq, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,12 @@ type SyncState struct {
 	Folder   Folder
 	Changed  []MessageState // in UID order
 	Vanished []uint32       // in UID order
+	// Lost is set, and Vanished left empty, when tombstones after since
+	// may already be deleted (see Vanished.Lost): Absent then lists the
+	// ranges of UIDs below UIDNEXT that the folder does not hold, and
+	// whatever UID the caller knows in them is gone.
+	Lost   bool
+	Absent []UIDRange
 }
 
 // Sync reads, in one read transaction, a folder's state, its messages whose
@@ -71,7 +77,18 @@ func (m *Mailbox) Sync(ctx context.Context, folder int64, since int64) (SyncStat
 	if err := rows.Err(); err != nil {
 		return st, err
 	}
+	var floor int64
 	if since > 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT tombstone_floor FROM shard_state WHERE id=1`).Scan(&floor); err != nil {
+			return st, err
+		}
+	}
+	if since > 0 && since < floor {
+		st.Lost = true
+		if st.Absent, err = absentUIDs(ctx, tx, folder, st.Folder.UIDNext); err != nil {
+			return st, err
+		}
+	} else if since > 0 {
 		rows, err := tx.QueryContext(ctx, `SELECT uid FROM tombstones WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, since)
 		if err != nil {
 			return st, err

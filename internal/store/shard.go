@@ -111,6 +111,13 @@ CREATE TABLE changelog_v2 (
 INSERT INTO changelog_v2 SELECT id, modseq, mailbox_id, folder_id, kind, uid, body_id, flags, keywords, name, old_name, time FROM changelog;
 DROP TABLE changelog;
 ALTER TABLE changelog_v2 RENAME TO changelog;
+`, `
+-- Version 3: tombstones are removed with the change log entries of their
+-- age (CompactLog). tombstone_floor is the highest MODSEQ up to which they
+-- may be gone: a client that resynchronises from a lower MODSEQ is told
+-- every UID its folder no longer holds instead of the exact list.
+ALTER TABLE shard_state ADD COLUMN tombstone_floor INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tombstones_by_modseq ON tombstones(modseq);
 `}
 
 // Shard is one transactional part of the spool. An account's mailbox lives

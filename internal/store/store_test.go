@@ -530,15 +530,70 @@ func TestChangedAndVanishedSince(t *testing.T) {
 		t.Fatalf("changed since %d = %v, want [2 5]", mark, uids)
 	}
 	vanished, err := mb.VanishedSince(ctx, in.ID, mark)
-	if err != nil || len(vanished) != 1 || vanished[0].UID != 3 {
-		t.Fatalf("vanished = %v, %v", vanished, err)
+	if err != nil || vanished.Lost || len(vanished.UIDs) != 1 || vanished.UIDs[0].UID != 3 {
+		t.Fatalf("vanished = %+v, %v", vanished, err)
 	}
-	if v, _ := mb.VanishedSince(ctx, in.ID, inbox(t, mb).HighestModSeq); len(v) != 0 {
-		t.Fatalf("vanished since the current HIGHESTMODSEQ: %v", v)
+	if v, _ := mb.VanishedSince(ctx, in.ID, inbox(t, mb).HighestModSeq); len(v.UIDs) != 0 || v.Lost {
+		t.Fatalf("vanished since the current HIGHESTMODSEQ: %+v", v)
 	}
 	other := newMailbox(t, st, 0, 2)
 	if c, _ := other.ChangedSince(ctx, in.ID, 0); len(c) != 0 {
 		t.Fatalf("another account sees %d messages of this folder", len(c))
+	}
+	if _, err := other.VanishedSince(ctx, in.ID, 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("another account's VanishedSince: %v, want ErrNotFound", err)
+	}
+}
+
+// Tombstones go with the change log entries of their age. A resync from
+// before them then gets every UID the folder no longer holds (a superset
+// of the expunged ones), one from after them the exact list.
+func TestTombstoneRetention(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb := newMailbox(t, st, 0, 1)
+	body := putBody(t, st, "m")
+	for i := 0; i < 8; i++ {
+		st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}})
+	}
+	in := inbox(t, mb)
+	early := in.HighestModSeq
+	if _, err := mb.Expunge(ctx, in.ID, []uint32{2, 3, 6}, false); err != nil {
+		t.Fatal(err)
+	}
+	sh := st.shards[0]
+	// Everything logged so far is old enough and applied.
+	_, head, err := sh.LogBounds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sh.CompactLog(ctx, head, time.Now().Add(time.Hour), 10); err != nil {
+		t.Fatal(err)
+	}
+	late := inbox(t, mb).HighestModSeq
+	if _, err := mb.Expunge(ctx, in.ID, []uint32{8}, false); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := sh.db.Read.QueryRow(`SELECT count(*) FROM tombstones`).Scan(&left); err != nil || left != 1 {
+		t.Fatalf("tombstones left: %d, %v; want only UID 8's", left, err)
+	}
+
+	v, err := mb.VanishedSince(ctx, in.ID, early)
+	if err != nil || !v.Lost || fmt.Sprint(v.Absent) != "[{2 3} {6 6} {8 8}]" {
+		t.Fatalf("vanished since before the compaction: %+v, %v", v, err)
+	}
+	v, err = mb.VanishedSince(ctx, in.ID, late)
+	if err != nil || v.Lost || len(v.UIDs) != 1 || v.UIDs[0].UID != 8 {
+		t.Fatalf("vanished since after the compaction: %+v, %v", v, err)
+	}
+	s, err := mb.Sync(ctx, in.ID, early)
+	if err != nil || !s.Lost || len(s.Vanished) != 0 || fmt.Sprint(s.Absent) != "[{2 3} {6 6} {8 8}]" {
+		t.Fatalf("Sync since before the compaction: %+v, %v", s, err)
+	}
+	s, err = mb.Sync(ctx, in.ID, late)
+	if err != nil || s.Lost || fmt.Sprint(s.Vanished) != "[8]" {
+		t.Fatalf("Sync since after the compaction: %+v, %v", s, err)
 	}
 }
 

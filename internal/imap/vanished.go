@@ -1,0 +1,109 @@
+package imap
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	"github.com/petrelmail/petrel/internal/imap/search"
+	"github.com/petrelmail/petrel/internal/imap/wire"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// appendVanishedEarlier appends the VANISHED (EARLIER) response of QRESYNC
+// SELECT and UID FETCH (VANISHED) (RFC 7162 sections 3.2.5.2 and 3.2.6)
+// for what v says the folder lost, limited to the UIDs of set (nil: all),
+// with star the value of "*"; nothing when that is empty.
+//
+// When the tombstones after the client's MODSEQ may be gone (v.Lost, the
+// change log's retention), the answer is every UID of set below UIDNEXT
+// that the folder does not hold: all the expunged UIDs of the set, which
+// is what a server that does not remember when messages were expunged
+// answers (RFC 5162 section 4.1). It is written as ranges, however many
+// UIDs they span.
+func appendVanishedEarlier(out []byte, v store.Vanished, set *wire.NumSet, star uint32) []byte {
+	if !v.Lost {
+		var uids []uint32
+		for _, g := range v.UIDs {
+			if set == nil || set.Contains(g.UID, star) {
+				uids = append(uids, g.UID)
+			}
+		}
+		if len(uids) == 0 {
+			return out
+		}
+		out = append(out, "* VANISHED (EARLIER) "...)
+		out = search.AppendNumSet(out, uids)
+		return append(out, "\r\n"...)
+	}
+	ranges := v.Absent
+	if set != nil {
+		ranges = intersectRanges(v.Absent, mergedRanges(*set, star))
+	}
+	if len(ranges) == 0 {
+		return out
+	}
+	out = append(out, "* VANISHED (EARLIER) "...)
+	for i, r := range ranges {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendUint(out, uint64(r.First), 10)
+		if r.Last > r.First {
+			out = append(out, ':')
+			out = strconv.AppendUint(out, uint64(r.Last), 10)
+		}
+	}
+	return append(out, "\r\n"...)
+}
+
+// mergedRanges returns the ranges of a set, "*" replaced by star, sorted
+// and with overlapping or adjacent ranges merged.
+func mergedRanges(set wire.NumSet, star uint32) []store.UIDRange {
+	var rs []store.UIDRange
+	for lo, hi := range set.All(star) {
+		rs = append(rs, store.UIDRange{First: lo, Last: hi})
+	}
+	slices.SortFunc(rs, func(a, b store.UIDRange) int { return cmp.Compare(a.First, b.First) })
+	var out []store.UIDRange
+	for _, r := range rs {
+		if n := len(out); n > 0 && uint64(r.First) <= uint64(out[n-1].Last)+1 {
+			out[n-1].Last = max(out[n-1].Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// intersectRanges returns the UIDs in both a and b, two sorted lists of
+// disjoint ranges, as ranges.
+func intersectRanges(a, b []store.UIDRange) []store.UIDRange {
+	var out []store.UIDRange
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		lo, hi := max(a[i].First, b[j].First), min(a[i].Last, b[j].Last)
+		if lo <= hi {
+			out = append(out, store.UIDRange{First: lo, Last: hi})
+		}
+		if a[i].Last < b[j].Last {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
+
+// inRanges reports whether uid is in one of the sorted, disjoint ranges.
+func inRanges(rs []store.UIDRange, uid uint32) bool {
+	_, found := slices.BinarySearchFunc(rs, uid, func(r store.UIDRange, u uint32) int {
+		switch {
+		case r.Last < u:
+			return -1
+		case r.First > u:
+			return 1
+		}
+		return 0
+	})
+	return found
+}
