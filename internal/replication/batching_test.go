@@ -88,6 +88,74 @@ func TestCoalescedAfterPartialBatch(t *testing.T) {
 	<-done
 }
 
+// TestCoalesceGrowsUnderLoad checks that a lone entry is applied after
+// Coalesce, as before, while a steady stream of entries makes batches of
+// coalesceTarget instead of one per Coalesce.
+func TestCoalesceGrowsUnderLoad(t *testing.T) {
+	const coalesce = 50 * time.Millisecond
+	busy, target := coalesceBusy, coalesceTarget
+	coalesceBusy, coalesceTarget = 4, 40
+	e := newEnv(t, 1, 1, Options{Coalesce: coalesce, MaxCoalesce: 10 * time.Second, Poll: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	r := e.m.newReplicator(ctx, 0, nil)
+	rec := &blockingRecorder{release: make(chan struct{})}
+	close(rec.release)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.follow(rec, func(*int64) error { return nil })
+	}()
+	defer func() {
+		cancel()
+		<-done
+		coalesceBusy, coalesceTarget = busy, target
+	}()
+	mb := e.mailboxes[0]
+	sent := time.Now()
+	if err := e.appendMsg(mb, "INBOX", genMessage(0)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return rec.count() == 1 })
+	rec.mu.Lock()
+	lone := rec.starts[0].Sub(sent)
+	rec.mu.Unlock()
+	if lone > 5*coalesce {
+		t.Fatalf("a lone entry waited %v; want about the Coalesce, %v", lone, coalesce)
+	}
+	// A steady stream: 60 entries, faster than coalesceBusy per
+	// Coalesce (an append is one durable commit, a few milliseconds).
+	const n = 60
+	for i := 1; i <= n; i++ {
+		if err := e.appendMsg(mb, "INBOX", genMessage(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended := time.Now()
+	sh, _ := e.st.Shard(0)
+	_, head := sh.Changed()
+	waitFor(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		last := rec.batches[len(rec.batches)-1]
+		return last[len(last)-1] == head
+	})
+	rec.mu.Lock()
+	batches, lastStart := rec.batches[1:], rec.starts[len(rec.starts)-1]
+	rec.mu.Unlock()
+	biggest := 0
+	for _, b := range batches {
+		biggest = max(biggest, len(b))
+	}
+	if biggest < int(coalesceTarget) || len(batches) > 3 {
+		t.Fatalf("%d entries under a steady load were applied in %d batches, the biggest of %d; want batches of %d",
+			n, len(batches), biggest, coalesceTarget)
+	}
+	// What is left when the stream stops does not wait for MaxCoalesce.
+	if wait := lastStart.Sub(ended); wait > 2*time.Second {
+		t.Fatalf("the last batch started %v after the stream ended", wait)
+	}
+}
+
 // TestLiveGate checks that a live index batch waits for a slot of the
 // gate shared by the shards' replicators, and goes ahead once one is free.
 func TestLiveGate(t *testing.T) {
