@@ -152,8 +152,8 @@ var compactChunk int64 = 1000
 // kept: the next entry's ID is one above the largest present, so an ID is
 // never given out twice. A consumer whose cursor is below the log's start
 // afterwards has lost entries and rebuilds from the store's state (see
-// LogBounds). The expunge tombstones of the deleted entries are deleted
-// with them, and the shard's tombstone floor raised (see VanishedSince).
+// LogBounds). The expunge tombstones of the deleted entries go with them
+// (expireTombstones); more also says whether some of those are left.
 func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time, chunks int) (deleted int64, more bool, err error) {
 	// The first entry to keep for its age (the log is in commit order),
 	// or the newest if every entry is old enough.
@@ -168,25 +168,11 @@ func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time
 	for range chunks {
 		var n int64
 		err := sh.write(ctx, func(t *Tx) error {
-			// The tombstones of the expunges this chunk logged go with
-			// it: MODSEQs follow the log's order, so every tombstone up
-			// to the chunk's highest MODSEQ is at least as old.
-			var floor int64
-			if err := t.queryRow(`SELECT coalesce(max(modseq), 0) FROM changelog WHERE id < ? AND id < (SELECT min(id) FROM changelog) + ?`,
-				end, compactChunk).Scan(&floor); err != nil {
-				return err
-			}
 			res, err := t.exec(`DELETE FROM changelog WHERE id < ? AND id < (SELECT min(id) FROM changelog) + ?`, end, compactChunk)
 			if err != nil {
 				return err
 			}
-			if n, err = res.RowsAffected(); err != nil || n == 0 {
-				return err
-			}
-			if _, err := t.exec(`DELETE FROM tombstones WHERE modseq <= ?`, floor); err != nil {
-				return err
-			}
-			_, err = t.exec(`UPDATE shard_state SET tombstone_floor = ? WHERE id = 1 AND tombstone_floor < ?`, floor, floor)
+			n, err = res.RowsAffected()
 			return err
 		})
 		deleted += n
@@ -197,9 +183,68 @@ func (sh *Shard) CompactLog(ctx context.Context, upTo int64, olderThan time.Time
 			break
 		}
 	}
+	tombsLeft, err := sh.expireTombstones(ctx, chunks)
+	if err != nil {
+		return deleted, false, err
+	}
 	var first int64
 	err = sh.db.Read.QueryRowContext(ctx, `SELECT coalesce(min(id), 0) FROM changelog`).Scan(&first)
-	return deleted, err == nil && first < keep, err
+	return deleted, err == nil && (first < keep || tombsLeft), err
+}
+
+// expireTombstones deletes the expunge tombstones whose change log entry
+// is gone, oldest first, in at most chunks transactions of compactChunk,
+// and raises each folder's vanished_floor to the highest MODSEQ it lost
+// (see VanishedSince). Every MODSEQ below the log's first entry's belongs
+// to a deleted entry (MODSEQs follow the log's order, and whatever writes
+// a tombstone logs its change). It reports whether some are left.
+func (sh *Shard) expireTombstones(ctx context.Context, chunks int) (more bool, err error) {
+	for range chunks {
+		var n int64
+		err := sh.write(ctx, func(t *Tx) error {
+			rows, err := t.query(`SELECT folder_id, uid, modseq FROM tombstones
+				WHERE modseq < (SELECT modseq FROM changelog ORDER BY id LIMIT 1) ORDER BY modseq LIMIT ?`, compactChunk)
+			if err != nil {
+				return err
+			}
+			type key struct{ folder, uid int64 }
+			var gone []key
+			floors := map[int64]int64{}
+			for rows.Next() {
+				var k key
+				var modseq int64
+				if err := rows.Scan(&k.folder, &k.uid, &modseq); err != nil {
+					rows.Close()
+					return err
+				}
+				gone = append(gone, k)
+				floors[k.folder] = max(floors[k.folder], modseq)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, k := range gone {
+				if _, err := t.exec(`DELETE FROM tombstones WHERE folder_id=? AND uid=?`, k.folder, k.uid); err != nil {
+					return err
+				}
+			}
+			for folder, floor := range floors {
+				if _, err := t.exec(`UPDATE folders SET vanished_floor = ? WHERE id = ? AND vanished_floor < ?`, floor, folder, floor); err != nil {
+					return err
+				}
+			}
+			n = int64(len(gone))
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		if n < compactChunk {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // ChangeAfter returns the MODSEQ and commit time of the first change log

@@ -406,7 +406,8 @@ type Vanished struct {
 	// MODSEQ of their expunge, when the tombstones after it are all kept.
 	UIDs []UIDModSeq
 	// Lost is set instead when some of them may be gone: tombstones are
-	// deleted with the change log entries of their age (CompactLog).
+	// deleted once their change log entry is (CompactLog), and the
+	// folder's vanished_floor is the highest MODSEQ it lost that way.
 	// Absent is then every range of UIDs below UIDNEXT that the folder
 	// does not hold: a superset of the UIDs expunged after the MODSEQ,
 	// which is what RFC 7162 section 3.2.6 lets a server answer when it
@@ -428,19 +429,22 @@ func (m *Mailbox) VanishedSince(ctx context.Context, folder int64, modseq int64)
 		return v, err
 	}
 	defer tx.Rollback()
-	var uidnext, floor int64
-	err = tx.QueryRowContext(ctx, `SELECT f.uidnext, s.tombstone_floor FROM folders f, shard_state s WHERE f.id=? AND f.mailbox_id=? AND s.id=1`,
-		folder, m.ID).Scan(&uidnext, &floor)
+	var uidnext, highest, floor int64
+	err = tx.QueryRowContext(ctx, `SELECT uidnext, highestmodseq, vanished_floor FROM folders WHERE id=? AND mailbox_id=?`,
+		folder, m.ID).Scan(&uidnext, &highest, &floor)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, fmt.Errorf("folder %d: %w", folder, ErrNotFound)
 	}
 	if err != nil {
 		return v, err
 	}
-	if modseq < floor {
+	switch {
+	case modseq >= highest:
+		// Nothing changed since.
+	case modseq < floor:
 		v.Lost = true
 		v.Absent, err = absentUIDs(ctx, tx, folder, uint32(uidnext))
-	} else {
+	default:
 		v.UIDs, err = uidModSeqs(ctx, tx, `SELECT uid, modseq FROM tombstones WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, modseq)
 	}
 	if err != nil {

@@ -79,7 +79,7 @@ func (m *Mailbox) Sync(ctx context.Context, folder int64, since int64) (SyncStat
 	}
 	var floor int64
 	if since > 0 {
-		if err := tx.QueryRowContext(ctx, `SELECT tombstone_floor FROM shard_state WHERE id=1`).Scan(&floor); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT vanished_floor FROM folders WHERE id=?`, folder).Scan(&floor); err != nil {
 			return st, err
 		}
 	}

@@ -112,11 +112,11 @@ INSERT INTO changelog_v2 SELECT id, modseq, mailbox_id, folder_id, kind, uid, bo
 DROP TABLE changelog;
 ALTER TABLE changelog_v2 RENAME TO changelog;
 `, `
--- Version 3: tombstones are removed with the change log entries of their
--- age (CompactLog). tombstone_floor is the highest MODSEQ up to which they
--- may be gone: a client that resynchronises from a lower MODSEQ is told
--- every UID its folder no longer holds instead of the exact list.
-ALTER TABLE shard_state ADD COLUMN tombstone_floor INTEGER NOT NULL DEFAULT 0;
+-- Version 3: tombstones are removed once their change log entry is
+-- (CompactLog). A folder's vanished_floor is the highest MODSEQ of a
+-- tombstone it lost: a client that resynchronises from a lower MODSEQ is
+-- told every UID the folder no longer holds instead of the exact list.
+ALTER TABLE folders ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tombstones_by_modseq ON tombstones(modseq);
 `}
 

@@ -561,14 +561,49 @@ func TestTombstoneRetention(t *testing.T) {
 	if _, err := mb.Expunge(ctx, in.ID, []uint32{2, 3, 6}, false); err != nil {
 		t.Fatal(err)
 	}
+	// A later change, so that the expunge's entries are not the newest
+	// (which compaction keeps, and its tombstones with it).
+	if _, err := mb.SetFlags(ctx, in.ID, []uint32{1}, FlagsAdd, FlagSeen, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Another folder whose old tombstone goes too: a client that is up
+	// to date with it still gets the exact (empty) answer.
+	archive := func() Folder {
+		f, err := mb.Folder(ctx, "Archive")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	quiet := archive().ID
+	for range 2 {
+		if r := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1, Folder: "Archive"}}); r[0].Err != nil {
+			t.Fatal(r[0].Err)
+		}
+	}
+	if _, err := mb.Expunge(ctx, quiet, []uint32{1}, false); err != nil {
+		t.Fatal(err)
+	}
+	quietNow := archive().HighestModSeq
+	mb.SetFlags(ctx, in.ID, []uint32{1}, FlagsRemove, FlagSeen, nil)
 	sh := st.shards[0]
 	// Everything logged so far is old enough and applied.
 	_, head, err := sh.LogBounds(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := sh.CompactLog(ctx, head, time.Now().Add(time.Hour), 10); err != nil {
-		t.Fatal(err)
+	// Two entries or tombstones per transaction, one transaction per
+	// call: the tombstones are worked down call after call, as the log.
+	defer func(c int64) { compactChunk = c }(compactChunk)
+	compactChunk = 2
+	rounds := 0
+	for more := true; more; rounds++ {
+		if _, more, err = sh.CompactLog(ctx, head, time.Now().Add(time.Hour), 1); err != nil {
+			t.Fatal(err)
+		}
+		if rounds > 100 {
+			t.Fatal("compaction does not end")
+		}
 	}
 	late := inbox(t, mb).HighestModSeq
 	if _, err := mb.Expunge(ctx, in.ID, []uint32{8}, false); err != nil {
@@ -594,6 +629,12 @@ func TestTombstoneRetention(t *testing.T) {
 	s, err = mb.Sync(ctx, in.ID, late)
 	if err != nil || s.Lost || fmt.Sprint(s.Vanished) != "[8]" {
 		t.Fatalf("Sync since after the compaction: %+v, %v", s, err)
+	}
+	if v, err := mb.VanishedSince(ctx, quiet, quietNow); err != nil || v.Lost || len(v.UIDs) != 0 {
+		t.Fatalf("quiet folder, up to date: %+v, %v", v, err)
+	}
+	if v, err := mb.VanishedSince(ctx, quiet, 1); err != nil || !v.Lost || fmt.Sprint(v.Absent) != "[{1 1}]" {
+		t.Fatalf("quiet folder, from before its expunge: %+v, %v", v, err)
 	}
 }
 
