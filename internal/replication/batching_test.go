@@ -92,7 +92,9 @@ func TestCoalescedAfterPartialBatch(t *testing.T) {
 // Coalesce, as before, while a steady stream of entries makes batches of
 // coalesceTarget instead of one per Coalesce.
 func TestCoalesceGrowsUnderLoad(t *testing.T) {
-	const coalesce = 50 * time.Millisecond
+	// Long enough that even slow appends (one durable commit each, under
+	// the race detector on a slow disk) bring coalesceBusy per step.
+	const coalesce = 100 * time.Millisecond
 	busy, target := coalesceBusy, coalesceTarget
 	coalesceBusy, coalesceTarget = 4, 40
 	e := newEnv(t, 1, 1, Options{Coalesce: coalesce, MaxCoalesce: 10 * time.Second, Poll: time.Hour})
