@@ -773,6 +773,68 @@ func TestChangeLogMigration(t *testing.T) {
 	}
 }
 
+// A shard of schema version 2 keeps its tombstones through the upgrade;
+// those older than the change log are expired at the first compaction,
+// and their folder answers from before them with the full list.
+func TestTombstoneMigration(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	if err := os.MkdirAll(dataDir+"/shards", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	old, err := sqlite.Open(ctx, dataDir+"/shards/00.db", shardMigrations[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO shard_state(id, modseq, uidvalidity) VALUES (1, 30, 1)`,
+		`INSERT INTO mailboxes(id, created) VALUES (1, 0)`,
+		`INSERT INTO folders(id, mailbox_id, name, uidvalidity, uidnext, highestmodseq) VALUES (7, 1, 'INBOX', 1, 5, 30)`,
+		// UIDs 1 and 2 expunged long ago (their log entries are gone),
+		// UID 3 recently.
+		`INSERT INTO tombstones(folder_id, uid, modseq) VALUES (7, 1, 10), (7, 2, 11), (7, 3, 25)`,
+		`INSERT INTO changelog(id, modseq, mailbox_id, folder_id, kind, uid, time) VALUES (20, 25, 1, 7, 3, 3, 0), (21, 30, 1, 7, 1, 4, 0)`,
+	} {
+		if _, err := old.Write.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	st, err := Open(ctx, dataDir, Options{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sh := st.shards[0]
+	count := func() (n int) {
+		if err := sh.db.Read.QueryRow(`SELECT count(*) FROM tombstones`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d tombstones after the upgrade, want 3", n)
+	}
+	// Nothing old enough in the log: only the tombstones below its first
+	// entry go.
+	if _, _, err := sh.CompactLog(ctx, 21, time.Unix(0, 0).Add(-time.Hour), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d tombstones after the first compaction, want 1 (UID 3's)", n)
+	}
+	mb, err := st.Mailbox(0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := mb.VanishedSince(ctx, 7, 5); err != nil || !v.Lost {
+		t.Fatalf("from MODSEQ 5: %+v, %v; want the full list", v, err)
+	}
+	if v, err := mb.VanishedSince(ctx, 7, 11); err != nil || v.Lost || len(v.UIDs) != 1 || v.UIDs[0].UID != 3 {
+		t.Fatalf("from MODSEQ 11: %+v, %v; want UID 3 exactly", v, err)
+	}
+}
+
 // CompactLog deletes applied, old entries oldest first, in chunks, and
 // keeps the newest entry whatever it is asked, so that IDs go on from it.
 func TestCompactLog(t *testing.T) {
