@@ -438,19 +438,27 @@ func (m *Mailbox) VanishedSince(ctx context.Context, folder int64, modseq int64)
 	if err != nil {
 		return v, err
 	}
-	switch {
-	case modseq >= highest:
-		// Nothing changed since.
-	case modseq < floor:
-		v.Lost = true
-		v.Absent, err = absentUIDs(ctx, tx, folder, uint32(uidnext))
-	default:
-		v.UIDs, err = uidModSeqs(ctx, tx, `SELECT uid, modseq FROM tombstones WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, modseq)
-	}
-	if err != nil {
-		return v, err
+	if modseq < highest {
+		if v, err = vanishedIn(ctx, tx, folder, modseq, floor, uint32(uidnext)); err != nil {
+			return v, err
+		}
 	}
 	return v, tx.Commit()
+}
+
+// vanishedIn reads, in tx, what a folder with the given vanished_floor and
+// UIDNEXT lost after modseq: its tombstones, or the UIDs it does not hold
+// when some of those may be gone.
+func vanishedIn(ctx context.Context, tx *sql.Tx, folder, modseq, floor int64, uidnext uint32) (Vanished, error) {
+	var v Vanished
+	var err error
+	if modseq < floor {
+		v.Lost = true
+		v.Absent, err = absentUIDs(ctx, tx, folder, uidnext)
+	} else {
+		v.UIDs, err = uidModSeqs(ctx, tx, `SELECT uid, modseq FROM tombstones WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, modseq)
+	}
+	return v, err
 }
 
 // absentUIDs returns the ranges of UIDs below uidnext that a folder does

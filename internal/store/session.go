@@ -48,7 +48,8 @@ func (m *Mailbox) Sync(ctx context.Context, folder int64, since int64) (SyncStat
 		return st, err
 	}
 	defer tx.Rollback()
-	st.Folder, err = scanFolder(tx.QueryRowContext(ctx, `SELECT `+folderColumns+` FROM folders WHERE id=? AND mailbox_id=?`, folder, m.ID))
+	var floor int64
+	st.Folder, err = scanFolder(withFloor{tx.QueryRowContext(ctx, `SELECT `+folderColumns+`, vanished_floor FROM folders WHERE id=? AND mailbox_id=?`, folder, m.ID), &floor})
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("folder %d: %w", folder, ErrNotFound)
 	}
@@ -77,37 +78,26 @@ func (m *Mailbox) Sync(ctx context.Context, folder int64, since int64) (SyncStat
 	if err := rows.Err(); err != nil {
 		return st, err
 	}
-	var floor int64
 	if since > 0 {
-		if err := tx.QueryRowContext(ctx, `SELECT vanished_floor FROM folders WHERE id=?`, folder).Scan(&floor); err != nil {
-			return st, err
-		}
-	}
-	if since > 0 && since < floor {
-		st.Lost = true
-		if st.Absent, err = absentUIDs(ctx, tx, folder, st.Folder.UIDNext); err != nil {
-			return st, err
-		}
-	} else if since > 0 {
-		rows, err := tx.QueryContext(ctx, `SELECT uid FROM tombstones WHERE folder_id=? AND modseq > ? ORDER BY uid`, folder, since)
+		v, err := vanishedIn(ctx, tx, folder, since, floor, st.Folder.UIDNext)
 		if err != nil {
 			return st, err
 		}
-		for rows.Next() {
-			var uid int64
-			if err := rows.Scan(&uid); err != nil {
-				rows.Close()
-				return st, err
-			}
-			st.Vanished = append(st.Vanished, uint32(uid))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return st, err
+		st.Lost, st.Absent = v.Lost, v.Absent
+		for _, u := range v.UIDs {
+			st.Vanished = append(st.Vanished, u.UID)
 		}
 	}
 	return st, tx.Commit()
 }
+
+// withFloor scans a folder row followed by its vanished_floor.
+type withFloor struct {
+	row   *sql.Row
+	floor *int64
+}
+
+func (w withFloor) Scan(dest ...any) error { return w.row.Scan(append(dest, w.floor)...) }
 
 // FolderByID returns one folder of the mailbox by its ID.
 func (m *Mailbox) FolderByID(ctx context.Context, id int64) (Folder, error) {
