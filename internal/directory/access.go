@@ -137,6 +137,7 @@ func (d *Directory) RightsOf(ctx context.Context, mailbox, grantee int64) (Right
 // SetRole changes an account's role. For a domain admin, domains are the
 // domains it administers (nil: its own); other roles administer none.
 func (d *Directory) SetRole(ctx context.Context, address string, role Role, domains []string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	if role != RoleUser && role != RoleDomainAdmin && role != RoleGlobalAdmin {
 		return invalid("role %q (user, domain-admin or global-admin)", role)
 	}
@@ -193,6 +194,7 @@ func (d *Directory) SetRole(ctx context.Context, address string, role Role, doma
 // SetDomainAliases makes aliases exactly the other names of a domain, in
 // one transaction.
 func (d *Directory) SetDomainAliases(ctx context.Context, name string, aliases []string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	name, err := d.canonicalDomain(ctx, name)
 	if err != nil {
 		return err

@@ -95,7 +95,8 @@ type Directory struct {
 	prepMu    sync.Mutex
 	byAddress *sql.Stmt
 
-	auth *authCache
+	auth     *authCache
+	resolved *resolveCache
 }
 
 var migrations = []string{`
@@ -188,11 +189,12 @@ func Open(ctx context.Context, path string, shards int) (*Directory, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Directory{db: db, shards: shards, auth: newAuthCache()}, nil
+	return &Directory{db: db, shards: shards, auth: newAuthCache(), resolved: newResolveCache(db.Read)}, nil
 }
 
 // Close closes the database.
 func (d *Directory) Close() error {
+	d.resolved.close()
 	if d.byAddress != nil {
 		d.byAddress.Close()
 	}
@@ -256,6 +258,7 @@ func validLanguage(lang string) bool {
 
 // AddDomain creates a domain with its aliases.
 func (d *Directory) AddDomain(ctx context.Context, dom Domain) (Domain, error) {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	name, err := NormalizeDomain(dom.Name)
 	if err != nil {
 		return Domain{}, err
@@ -316,6 +319,7 @@ func addDomainAlias(ctx context.Context, tx *sql.Tx, domain, alias string) error
 
 // AddDomainAlias makes alias another name of domain.
 func (d *Directory) AddDomainAlias(ctx context.Context, domain, alias string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	domain, err := d.canonicalDomain(ctx, domain)
 	if err != nil {
 		return err
@@ -333,6 +337,7 @@ func (d *Directory) AddDomainAlias(ctx context.Context, domain, alias string) er
 
 // RemoveDomainAlias removes an alias of a domain.
 func (d *Directory) RemoveDomainAlias(ctx context.Context, domain, alias string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	alias, err := NormalizeDomain(alias)
 	if err != nil {
 		return err
@@ -410,6 +415,7 @@ func (d *Directory) domains(ctx context.Context, only string) ([]Domain, error) 
 // still has accounts: they must be deleted first, so that no mailbox is left
 // without an owner.
 func (d *Directory) DeleteDomain(ctx context.Context, name string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	name, err := d.canonicalDomain(ctx, name)
 	if err != nil {
 		return err
@@ -435,6 +441,7 @@ func (d *Directory) DeleteDomain(ctx context.Context, name string) error {
 // SetDomainDefaults changes a domain's default quota and language for
 // accounts created later.
 func (d *Directory) SetDomainDefaults(ctx context.Context, name string, quota *int64, language string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	name, err := d.canonicalDomain(ctx, name)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 // the store's mailbox creation is idempotent, so a crash in between is
 // repaired by the next access.
 func (d *Directory) AddUser(ctx context.Context, nu NewUser) (User, error) {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	local, domainName, err := NormalizeAddress(nu.Address)
 	if err != nil {
 		return User{}, err
@@ -207,7 +208,28 @@ func (d *Directory) userByAddressStmt(ctx context.Context) (*sql.Stmt, error) {
 // Resolve finds the account that mail for address is delivered to: the
 // domain may be an alias, and a subaddress ("user+tag@", RFC 5233) delivers
 // to "user@" when "user+tag@" itself is not an address.
+//
+// Accounts found are remembered (resolveCache): the same address resolves
+// from memory until the directory changes. The User returned may be shared
+// with other callers: do not modify it.
 func (d *Directory) Resolve(ctx context.Context, address string) (User, error) {
+	local, domain, err := NormalizeAddress(address)
+	if err != nil {
+		return User{}, err
+	}
+	key := local + "@" + domain
+	u, gen, ok := d.resolved.get(ctx, key)
+	if ok {
+		return u, nil
+	}
+	u, err = d.resolve(ctx, address)
+	if err == nil {
+		d.resolved.put(key, u, gen)
+	}
+	return u, err
+}
+
+func (d *Directory) resolve(ctx context.Context, address string) (User, error) {
 	u, err := d.User(ctx, address)
 	if errors.Is(err, ErrNotFound) {
 		if local, domain, nerr := NormalizeAddress(address); nerr == nil {
@@ -282,6 +304,7 @@ var dummyHash, _ = HashPassword("petrel-timing-equaliser")
 // DeleteUser removes an account and its addresses and returns what it was,
 // so the caller can remove its mailbox from the store.
 func (d *Directory) DeleteUser(ctx context.Context, address string) (User, error) {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	u, err := d.User(ctx, address)
 	if err != nil {
 		return User{}, err
@@ -340,6 +363,7 @@ func (d *Directory) SetLanguage(ctx context.Context, address, language string) e
 }
 
 func (d *Directory) updateUser(ctx context.Context, address, query string, value any) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	u, err := d.User(ctx, address)
 	if err != nil {
 		return err
@@ -351,6 +375,7 @@ func (d *Directory) updateUser(ctx context.Context, address, query string, value
 // AddAddress adds an extra address to an account. Its domain must be the
 // account's domain or another domain of the directory.
 func (d *Directory) AddAddress(ctx context.Context, account, extra string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	u, err := d.User(ctx, account)
 	if err != nil {
 		return err
@@ -377,6 +402,7 @@ func (d *Directory) AddAddress(ctx context.Context, account, extra string) error
 
 // RemoveAddress removes an extra address from an account.
 func (d *Directory) RemoveAddress(ctx context.Context, account, extra string) error {
+	defer d.resolved.invalidate() // after the commit: see resolveCache
 	u, err := d.User(ctx, account)
 	if err != nil {
 		return err
