@@ -387,12 +387,14 @@ func (ix *Index) Apply(ctx context.Context, put []Entry, del []int64, cursorName
 			pairs += len(prep[i].keys)
 		}
 		slices.Sort(order)
-		postings := builder{ids: make([]int64, 0, len(order)), pairs: make([]uint64, 0, pairs)}
+		postings := newBuilder(len(order), pairs)
 		for _, id := range order {
 			postings.add(prep[last[id]].keys, id)
 			prep[last[id]].keys = nil
 		}
-		if err := pt.write(&postings); err != nil {
+		err := pt.write(postings)
+		postings.release()
+		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'seq'`, pt.seq); err != nil {

@@ -202,6 +202,20 @@ type textBlock struct {
 	data []byte
 }
 
+// rawBlocks holds the buffers of blocks already compressed: a block grown
+// by append from nothing allocated twice its size, the largest share of
+// the bytes the index allocated.
+var rawBlocks sync.Pool // of *[]byte
+
+// rawBlockBuffer returns an empty buffer with room for a block and the
+// Doc that usually ends it.
+func rawBlockBuffer() []byte {
+	if p, ok := rawBlocks.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, textBlockRaw+textBlockRaw/2)
+}
+
 // appendBlockEntry appends one Doc to the raw form of a block: the body
 // ID as a varint, the length of raw as a uvarint, then raw (marshalDoc).
 func appendBlockEntry(b []byte, id int64, raw []byte) []byte {
@@ -276,7 +290,7 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 	at := make([]int64, len(docs)) // the block of each doc
 	for i, d := range docs {
 		if len(blocks) == 0 || len(blocks[len(blocks)-1].raw) >= textBlockRaw {
-			blocks = append(blocks, &textBlock{id: next})
+			blocks = append(blocks, &textBlock{id: next, raw: rawBlockBuffer()})
 			next++
 		}
 		b := blocks[len(blocks)-1]
@@ -297,7 +311,15 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 	}
 	wg.Wait()
 	for _, b := range blocks {
-		if _, err := t.s.putBlock.ExecContext(t.ctx, b.id, b.n, b.n, len(b.raw), b.fill, b.data); err != nil {
+		// SQLite copies the bound blob; the raw form is not needed once
+		// compressed.
+		_, err := t.s.putBlock.ExecContext(t.ctx, b.id, b.n, b.n, len(b.raw), b.fill, b.data)
+		if cap(b.raw) <= 4*textBlockRaw { // not one grown by a huge Doc
+			raw := b.raw[:0]
+			rawBlocks.Put(&raw)
+		}
+		b.raw = nil
+		if err != nil {
 			return err
 		}
 	}
