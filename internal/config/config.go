@@ -52,6 +52,9 @@ type Config struct {
 	// ChangeLogRetention is how long a shard's change log keeps entries
 	// that every consumer has applied; negative keeps them for ever.
 	ChangeLogRetention time.Duration `toml:"changelog_retention"`
+	// GCPercent is the Go garbage collector's target (GOGC) for
+	// `petrel serve`; the GOGC environment variable, when set, wins.
+	GCPercent int `toml:"gc_percent"`
 }
 
 // Default returns the embedded default: everything under ./data, listeners
@@ -79,6 +82,7 @@ func Default() Config {
 		AuthFailWindow:      15 * time.Minute,
 
 		ChangeLogRetention: 7 * 24 * time.Hour,
+		GCPercent:          200,
 	}
 }
 
@@ -125,6 +129,9 @@ func (c Config) Check() error {
 	}
 	if c.AuthFailWindow < time.Second {
 		return fmt.Errorf("config: auth_fail_window %v is too short", c.AuthFailWindow)
+	}
+	if c.GCPercent < 25 || c.GCPercent > 10000 {
+		return fmt.Errorf("config: gc_percent must be between 25 and 10000, not %d", c.GCPercent)
 	}
 	if c.ChangeLogRetention >= 0 && c.ChangeLogRetention < time.Hour {
 		return fmt.Errorf("config: changelog_retention %v is under an hour (negative keeps the log for ever)", c.ChangeLogRetention)

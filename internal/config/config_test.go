@@ -52,6 +52,12 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(write("log_level = \"loud\"\n")); err == nil {
 		t.Fatal("bad log level accepted")
 	}
+	if _, err := Load(write("gc_percent = 5\n")); err == nil {
+		t.Fatal("gc_percent = 5 accepted")
+	}
+	if c, err := Load(write("gc_percent = 400\n")); err != nil || c.GCPercent != 400 || Default().GCPercent != 200 {
+		t.Fatalf("gc_percent: %v, %v", c.GCPercent, err)
+	}
 	if _, err := Load(write("changelog_retention = \"30m\"\n")); err == nil {
 		t.Fatal("a change log retention under an hour accepted")
 	}
