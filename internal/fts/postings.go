@@ -281,7 +281,9 @@ func pairBuffer(n int) []uint64 {
 	if p, ok := pairBuffers.Get().(*[]uint64); ok && cap(*p) >= n {
 		return (*p)[:0]
 	}
-	return make([]uint64, 0, n)
+	// Room for a batch half as large again, so that the next batches,
+	// of about the same size, find it large enough.
+	return make([]uint64, 0, n+n/2)
 }
 
 // newBuilder returns a builder with room for the given bodies and pairs;
