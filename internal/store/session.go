@@ -63,16 +63,25 @@ func (m *Mailbox) Sync(ctx context.Context, folder int64, since int64) (SyncStat
 	if err != nil {
 		return st, err
 	}
+	if n := st.Folder.Messages; since == 0 && n > 0 {
+		// The whole folder: its count sizes the slice (growing it by
+		// doubling was most of the 3.3 MB a SELECT of 12,000 messages
+		// allocated). The count is the row's, read in this transaction.
+		st.Changed = make([]MessageState, 0, min(n, 1<<22))
+	}
+	// Scanned into the same variables for every row: Scan's pointers make
+	// them escape, and declared in the loop they were three allocations
+	// per message.
+	var (
+		uid, modseq, flags int64
+		kw                 string
+	)
 	for rows.Next() {
-		var s MessageState
-		var uid, flags int64
-		var kw string
-		if err := rows.Scan(&uid, &s.ModSeq, &flags, &kw); err != nil {
+		if err := rows.Scan(&uid, &modseq, &flags, &kw); err != nil {
 			rows.Close()
 			return st, err
 		}
-		s.UID, s.Flags, s.Keywords = uint32(uid), Flags(flags), splitKeywords(kw)
-		st.Changed = append(st.Changed, s)
+		st.Changed = append(st.Changed, MessageState{UID: uint32(uid), ModSeq: modseq, Flags: Flags(flags), Keywords: splitKeywords(kw)})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
