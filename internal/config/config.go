@@ -52,9 +52,12 @@ type Config struct {
 	// ChangeLogRetention is how long a shard's change log keeps entries
 	// that every consumer has applied; negative keeps them for ever.
 	ChangeLogRetention time.Duration `toml:"changelog_retention"`
-	// GCPercent is the Go garbage collector's target (GOGC) for
-	// `petrel serve`; the GOGC environment variable, when set, wins.
-	GCPercent int `toml:"gc_percent"`
+	// GCPercent and GCHeadroom tune the Go garbage collector of `petrel
+	// serve`: a cycle once the heap has grown by GCPercent of what the
+	// last one found live, or by GCHeadroom bytes if that is more. The
+	// GOGC environment variable, when set, replaces both.
+	GCPercent  int  `toml:"gc_percent"`
+	GCHeadroom Size `toml:"gc_headroom"`
 }
 
 // Default returns the embedded default: everything under ./data, listeners
@@ -82,7 +85,8 @@ func Default() Config {
 		AuthFailWindow:      15 * time.Minute,
 
 		ChangeLogRetention: 7 * 24 * time.Hour,
-		GCPercent:          200,
+		GCPercent:          100,
+		GCHeadroom:         16 << 20,
 	}
 }
 
@@ -132,6 +136,9 @@ func (c Config) Check() error {
 	}
 	if c.GCPercent < 25 || c.GCPercent > 10000 {
 		return fmt.Errorf("config: gc_percent must be between 25 and 10000, not %d", c.GCPercent)
+	}
+	if c.GCHeadroom < 0 {
+		return fmt.Errorf("config: gc_headroom is negative")
 	}
 	if c.ChangeLogRetention >= 0 && c.ChangeLogRetention < time.Hour {
 		return fmt.Errorf("config: changelog_retention %v is under an hour (negative keeps the log for ever)", c.ChangeLogRetention)

@@ -55,8 +55,11 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(write("gc_percent = 5\n")); err == nil {
 		t.Fatal("gc_percent = 5 accepted")
 	}
-	if c, err := Load(write("gc_percent = 400\n")); err != nil || c.GCPercent != 400 || Default().GCPercent != 200 {
-		t.Fatalf("gc_percent: %v, %v", c.GCPercent, err)
+	if c, err := Load(write("gc_percent = 400\ngc_headroom = \"64MiB\"\n")); err != nil || c.GCPercent != 400 || c.GCHeadroom != 64<<20 {
+		t.Fatalf("gc_percent, gc_headroom: %v, %v, %v", c.GCPercent, c.GCHeadroom, err)
+	}
+	if _, err := Load(write("gc_headroom = -1\n")); err == nil {
+		t.Fatal("a negative gc_headroom accepted")
 	}
 	if _, err := Load(write("changelog_retention = \"30m\"\n")); err == nil {
 		t.Fatal("a change log retention under an hour accepted")

@@ -16,7 +16,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,13 +129,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer lock.Close()
 
-	// A collection every 100 % of growth (Go's default) ran more than
-	// ten times a second under the LMTP benchmark, whose live heap is a
-	// few megabytes (SQLite's caches are outside it); at 200 the
-	// server used 9 % less CPU per message, and an idle connection
-	// still costs well under the 64 KiB target (docs/benchmarks.md).
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(cfg.GCPercent)
+		startGCTuner(cfg.GCPercent, uint64(cfg.GCHeadroom)) // gc.go
 	}
 
 	data, err := OpenData(ctx, cfg.DataDir, cfg.Shards)
