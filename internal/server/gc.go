@@ -12,10 +12,9 @@ import (
 // load is a few megabytes (SQLite's page caches are outside the Go heap),
 // so at Go's default of 100 the collector ran more than ten times a second
 // under the LMTP benchmark; at 200 the server took 9 % less CPU per
-// message (docs/design.md). A higher GOGC for every heap, though, also
-// multiplies the headroom of a large one: with 1,000 idle IMAP
-// connections (a live heap of about 35 MB) GOGC 200 took each connection
-// from under 30 to 49–59 KiB (docs/benchmarks.md, target 64 KiB).
+// message (docs/design.md, "Where the rest of the CPU went"). A higher
+// GOGC for every heap, though, also multiplies the headroom of a large
+// one, such as a thousand idle IMAP connections'.
 //
 // So the tuner gives the heap a growth of at least headroom bytes between
 // cycles, and gc_percent of the live heap when that is more: after each
