@@ -137,8 +137,8 @@ func (c Config) Check() error {
 	if c.GCPercent < 25 || c.GCPercent > 10000 {
 		return fmt.Errorf("config: gc_percent must be between 25 and 10000, not %d", c.GCPercent)
 	}
-	if c.GCHeadroom < 0 {
-		return fmt.Errorf("config: gc_headroom is negative")
+	if c.GCHeadroom < 0 || c.GCHeadroom > 1<<40 {
+		return fmt.Errorf("config: gc_headroom must be between 0 and 1TiB")
 	}
 	if c.ChangeLogRetention >= 0 && c.ChangeLogRetention < time.Hour {
 		return fmt.Errorf("config: changelog_retention %v is under an hour (negative keeps the log for ever)", c.ChangeLogRetention)

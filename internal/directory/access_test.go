@@ -94,7 +94,7 @@ func TestKeysSurviveMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := &Directory{db: db, shards: 1, auth: newAuthCache(), resolved: newResolveCache(db.Read)}
+	old := &Directory{db: db, shards: 1, auth: newAuthCache(), resolved: newResolveCache(versionsOf(t, db))}
 	if _, err := old.AddDomain(ctx, Domain{Name: "example.org"}); err != nil {
 		t.Fatal(err)
 	}

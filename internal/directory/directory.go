@@ -189,7 +189,12 @@ func Open(ctx context.Context, path string, shards int) (*Directory, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Directory{db: db, shards: shards, auth: newAuthCache(), resolved: newResolveCache(db.Read)}, nil
+	versions, err := db.OpenReader()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Directory{db: db, shards: shards, auth: newAuthCache(), resolved: newResolveCache(versions)}, nil
 }
 
 // Close closes the database.

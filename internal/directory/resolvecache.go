@@ -38,18 +38,22 @@ const resolveCacheMax = 100_000
 // (the generation it read is no longer current), so a fill cannot bring
 // back what a write replaced.
 type resolveCache struct {
-	db *sql.DB // the read pool, for the version connection
+	db *sql.DB // a read-only handle of its own (sqlite.DB.OpenReader)
 
 	mu      sync.Mutex
 	gen     uint64
 	m       map[string]User
 	conn    *sql.Conn // PRAGMA data_version; opened at first use
-	version int64
+	version int64     // the last value read on conn; -1: none yet
 	checked time.Time
 }
 
+// versionTimeout bounds a data_version read (c.mu is held meanwhile: every
+// RCPT waits for it); past it the cache cannot tell and is emptied.
+const versionTimeout = time.Second
+
 func newResolveCache(db *sql.DB) *resolveCache {
-	return &resolveCache{db: db, m: map[string]User{}}
+	return &resolveCache{db: db, m: map[string]User{}, version: -1}
 }
 
 // get returns the remembered account of a normalised address, and the
@@ -58,7 +62,9 @@ func (c *resolveCache) get(ctx context.Context, key string) (User, uint64, bool)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if now := time.Now(); now.Sub(c.checked) >= resolveCheckEvery {
-		v, err := c.dataVersion(ctx)
+		vctx, cancel := context.WithTimeout(ctx, versionTimeout)
+		v, err := c.dataVersion(vctx)
+		cancel()
 		if err != nil {
 			// Cannot tell: forget everything, look up, check next time.
 			c.reset()
@@ -110,6 +116,9 @@ func (c *resolveCache) dataVersion(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		c.conn = conn
+		// A value read on another connection is not comparable: the
+		// first read on this one empties the cache.
+		c.version = -1
 	}
 	var v int64
 	if err := c.conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
@@ -120,7 +129,7 @@ func (c *resolveCache) dataVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// close releases the version connection.
+// close releases the version connection and its handle.
 func (c *resolveCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -128,4 +137,5 @@ func (c *resolveCache) close() {
 		c.conn.Close()
 		c.conn = nil
 	}
+	c.db.Close()
 }

@@ -2,10 +2,13 @@ package directory
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/petrelmail/petrel/internal/sqlite"
 )
 
 // resolveCached reports whether the cache holds an answer for address.
@@ -140,5 +143,36 @@ func TestResolveCacheStaleFill(t *testing.T) {
 	c.put("x@example.test", User{ID: 7}, gen)
 	if u, _, ok := c.get(ctx, "x@example.test"); !ok || u.ID != 7 {
 		t.Fatalf("current fill: %+v %v", u, ok)
+	}
+}
+
+// versionsOf opens the version handle a Directory built by hand needs.
+func versionsOf(t *testing.T, db *sqlite.DB) *sql.DB {
+	t.Helper()
+	r, err := db.OpenReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// data_version values are comparable only on one connection: the first
+// read on a new one (after an error dropped the old) empties the cache.
+func TestResolveCacheNewConnection(t *testing.T) {
+	d := openTest(t, 1)
+	ctx := context.Background()
+	c := d.resolved
+	_, gen, _ := c.get(ctx, "x@example.test")
+	c.put("x@example.test", User{ID: 7}, gen)
+	if _, _, ok := c.get(ctx, "x@example.test"); !ok {
+		t.Fatal("not remembered")
+	}
+	c.mu.Lock()
+	c.conn.Close() // as after a failed read
+	c.conn = nil
+	c.checked = time.Time{}
+	c.mu.Unlock()
+	if _, _, ok := c.get(ctx, "x@example.test"); ok {
+		t.Fatal("kept across a new version connection")
 	}
 }

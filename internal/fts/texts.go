@@ -311,8 +311,8 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 	}
 	wg.Wait()
 	for _, b := range blocks {
-		// SQLite copies the bound blob; the raw form is not needed once
-		// compressed.
+		// The raw form is not needed once compressed (only b.data is
+		// bound, and SQLite copies it).
 		_, err := t.s.putBlock.ExecContext(t.ctx, b.id, b.n, b.n, len(b.raw), b.fill, b.data)
 		if cap(b.raw) <= 4*textBlockRaw { // not one grown by a huge Doc
 			raw := b.raw[:0]

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 )
 
 // The Go collector starts a cycle once the heap has grown by GOGC percent
@@ -16,11 +17,17 @@ import (
 // GOGC for every heap, though, also multiplies the headroom of a large
 // one, such as a thousand idle IMAP connections'.
 //
-// So the tuner gives the heap a growth of at least headroom bytes between
+// So the tuner gives the heap a growth of about headroom bytes between
 // cycles, and gc_percent of the live heap when that is more: after each
-// cycle it sets GOGC to max(gc_percent, 100 * headroom / live). A small
-// heap is collected less often; a large one exactly as with gc_percent.
-// Go offers no such floor itself (GOMEMLIMIT is a ceiling).
+// cycle it sets GOGC to max(gc_percent, 100 * headroom / (live + roots)),
+// roots being the stacks and globals that the pacer adds to the live heap.
+// A small heap is collected less often; a large one exactly as with
+// gc_percent. Go offers no such floor itself (GOMEMLIMIT is a ceiling).
+
+// minHeap is the Go runtime's heap minimum at GOGC 100: the goal is never
+// below minHeap * GOGC / 100 (runtime/mgcpacer.go), so a GOGC raised for
+// a tiny heap would raise that floor far above live + headroom.
+const minHeap = 4 << 20
 
 // gcSentinel is the object whose finalizer runs once per collection cycle:
 // large enough not to share a tiny-allocator block with other objects
@@ -29,52 +36,91 @@ type gcSentinel struct{ _ [32]byte }
 
 type gcTuner struct {
 	percent  int    // the least GOGC
-	headroom uint64 // the least growth between cycles, in bytes
-	live     []metrics.Sample
+	headroom uint64 // the growth wanted between cycles, in bytes
+	prev     int    // GOGC before the tuner started
+	stopped  atomic.Bool
+	samples  []metrics.Sample // under tunerMu
 }
 
-var gcTunerOnce sync.Once
-
-// startGCTuner starts the tuner once per process (the first server's
-// settings win, which matters only to tests that start several).
-func startGCTuner(percent int, headroom uint64) {
-	gcTunerOnce.Do(func() {
-		t := &gcTuner{percent: percent, headroom: headroom,
-			live: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-		t.adjust()
-		t.arm()
-	})
+// startGCTuner starts tuning GOGC; stop ends it and puts back the GOGC of
+// before. One tuner at a time: a server started while another runs in the
+// same process (tests) takes over.
+func startGCTuner(percent int, headroom uint64) (stop func()) {
+	t := &gcTuner{percent: percent, headroom: headroom, samples: []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
+	}}
+	tunerMu.Lock()
+	if tuner != nil {
+		tuner.stopped.Store(true)
+		t.prev = tuner.prev
+	} else {
+		t.prev = debug.SetGCPercent(percent)
+	}
+	tuner = t
+	tunerMu.Unlock()
+	t.adjust()
+	t.arm()
+	return func() {
+		tunerMu.Lock()
+		defer tunerMu.Unlock()
+		if tuner == t {
+			t.stopped.Store(true)
+			debug.SetGCPercent(t.prev)
+			tuner = nil
+		}
+	}
 }
+
+var (
+	tunerMu sync.Mutex
+	tuner   *gcTuner
+)
 
 // arm sets the finalizer of a new sentinel: it runs after the next cycle
-// finds the sentinel unreachable, adjusts GOGC and arms a new one.
+// finds the sentinel unreachable, adjusts GOGC and arms a new one, until
+// the tuner is stopped.
 func (t *gcTuner) arm() {
 	runtime.SetFinalizer(new(gcSentinel), func(*gcSentinel) {
+		if t.stopped.Load() {
+			return
+		}
 		t.adjust()
 		t.arm()
 	})
 }
 
-// gcPercentFor is the GOGC that gives a heap of live bytes at least
-// headroom bytes of growth, and at least percent.
-func gcPercentFor(percent int, headroom, live uint64) int {
-	if live == 0 {
+// gcPercentFor is the GOGC that gives a heap of live bytes, with roots
+// bytes of stacks and globals, about headroom bytes of growth, and at
+// least percent; never so high that the runtime's heap minimum alone would
+// allow more than live + headroom.
+func gcPercentFor(percent int, headroom, live, roots uint64) int {
+	if live == 0 || headroom == 0 {
 		return percent
 	}
-	p := headroom * 100 / live
+	// headroom is at most 1 TiB (config.Check): no overflow.
+	p := min(headroom*100/(live+roots), (live+headroom)*100/minHeap, 10000)
 	if p <= uint64(percent) {
 		return percent
 	}
-	return int(min(p, 10000))
+	return int(p)
 }
 
+// adjust sets GOGC from the last cycle's figures; under tunerMu, so that
+// a stop in between cannot be undone.
 func (t *gcTuner) adjust() {
-	metrics.Read(t.live)
-	var live uint64
-	if t.live[0].Value.Kind() == metrics.KindUint64 {
-		live = t.live[0].Value.Uint64()
+	tunerMu.Lock()
+	defer tunerMu.Unlock()
+	if t.stopped.Load() {
+		return
+	}
+	metrics.Read(t.samples)
+	var v [3]uint64
+	for i, s := range t.samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			v[i] = s.Value.Uint64()
+		}
 	}
 	// Set every time (a lock and a pacer update, once per cycle), so
 	// that a change made by anything else does not last.
-	debug.SetGCPercent(gcPercentFor(t.percent, t.headroom, live))
+	debug.SetGCPercent(gcPercentFor(t.percent, t.headroom, v[0], v[1]+v[2]))
 }

@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer lock.Close()
 
 	if os.Getenv("GOGC") == "" {
-		startGCTuner(cfg.GCPercent, uint64(cfg.GCHeadroom)) // gc.go
+		defer startGCTuner(cfg.GCPercent, uint64(cfg.GCHeadroom))() // gc.go
 	}
 
 	data, err := OpenData(ctx, cfg.DataDir, cfg.Shards)

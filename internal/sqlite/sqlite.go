@@ -41,6 +41,7 @@ type DB struct {
 	Path string
 
 	checkpoint *sql.DB
+	opts       Options
 	truncate   bool // truncate the WAL once checkpointed (Rebuildable)
 	stop       chan struct{}
 	stopped    chan struct{}
@@ -141,7 +142,7 @@ func OpenWith(ctx context.Context, path string, migrations []string, o Options) 
 		return nil, err
 	}
 	c.SetMaxOpenConns(1)
-	db := &DB{Write: w, Read: r, Path: path, checkpoint: c, stop: make(chan struct{}), stopped: make(chan struct{})}
+	db := &DB{Write: w, Read: r, Path: path, checkpoint: c, opts: o, stop: make(chan struct{}), stopped: make(chan struct{})}
 	every := checkpointEvery
 	if o.Rebuildable {
 		every = rebuildableCheckpointEvery
@@ -210,6 +211,20 @@ func (db *DB) checkpointer(every time.Duration) {
 			db.checkpoint.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
 		}
 	}
+}
+
+// OpenReader opens a read-only handle of one connection, outside the Read
+// pool, for a caller that keeps its connection (PRAGMA data_version is
+// only comparable on one connection). The caller closes it before db.
+func (db *DB) OpenReader() (*sql.DB, error) {
+	r, err := sql.Open("sqlite", dsn(db.Path, true, db.opts))
+	if err != nil {
+		return nil, err
+	}
+	r.SetMaxOpenConns(1)
+	r.SetMaxIdleConns(1)
+	r.SetConnMaxLifetime(0)
+	return r, nil
 }
 
 // Close stops the checkpointer and closes the pools; the last connection
