@@ -93,7 +93,7 @@ func (s *session) cmdFetch(cmd *wire.Command) error {
 			return err
 		}
 		_, maxUID := sel.maxSeqUID()
-		s.out = appendVanishedEarlier(s.out, gone, &a.Set, max(maxUID, sel.maxUID))
+		s.out = appendVanishedEarlier(s.out, gone, &a.Set, max(maxUID, sel.maxUID), 0)
 	}
 	if len(idx) == 0 {
 		return nil

@@ -139,7 +139,9 @@ func (s *session) listAttrs(f store.Folder) ([]string, error) {
 
 // qresyncSelect sends what changed since the client's MODSEQ (RFC 7162
 // section 3.2.5.2): VANISHED (EARLIER) for the expunged UIDs, then FETCH
-// for the messages changed, both limited to the known UIDs when given.
+// for the messages changed, both limited to the known UIDs when given;
+// VANISHED also leaves out what the message sequence match data shows the
+// client knows (seqMatchFloor).
 func (s *session) qresyncSelect(q *wire.QResync, st store.SyncState) error {
 	sel := s.sel
 	_, maxUID := sel.maxSeqUID()
@@ -150,7 +152,8 @@ func (s *session) qresyncSelect(q *wire.QResync, st store.SyncState) error {
 	if err != nil {
 		return err
 	}
-	s.out = appendVanishedEarlier(s.out, gone, q.KnownUIDs, max(maxUID, sel.maxUID))
+	star := max(maxUID, sel.maxUID)
+	s.out = appendVanishedEarlier(s.out, gone, q.KnownUIDs, star, seqMatchFloor(q.KnownSeqs, q.KnownSeqUIDs, sel.uids, star))
 	for i, m := range st.Changed {
 		if m.ModSeq > int64(q.ModSeq) && known(m.UID) {
 			s.out = s.appendFlagsFetch(s.out, uint32(i+1), m.UID, m.Flags, m.Keywords, m.ModSeq)

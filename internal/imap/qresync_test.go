@@ -109,6 +109,10 @@ func TestQResyncReconnect(t *testing.T) {
 		{fmt.Sprintf("(%d %d 1:8)", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 2,5,8"}, 3},
 		{fmt.Sprintf("(%d %d 1:4)", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 2"}, 1},
 		{fmt.Sprintf("(%d %d 1:8 (1:3 1:3))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 2,5,8"}, 3},
+		// Sequence match data that matches up to UID 4, then 7: the
+		// client knows of the expunges below (RFC 7162 section 3.2.5.2).
+		{fmt.Sprintf("(%d %d 1:8 (1:3 1,3,4))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 5,8"}, 3},
+		{fmt.Sprintf("(%d %d 1:8 (5 7))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 8"}, 3},
 		{fmt.Sprintf("(%d %d)", st.uidValidity, newHighest), nil, 0},
 		// A different UIDVALIDITY: the client must resynchronize fully,
 		// nothing incremental is sent (RFC 7162 section 3.2.5.1).
@@ -315,6 +319,17 @@ func TestQResyncAfterRetention(t *testing.T) {
 		{fmt.Sprintf("(%d %d 5:*)", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 6,8"}},
 		{fmt.Sprintf("(%d %d 4:5)", st.uidValidity, st.highestModSeq), nil},
 		{fmt.Sprintf("(%d %d)", st.uidValidity, late), []string{"* VANISHED (EARLIER) 8"}},
+		// Message sequence match data (the view is now 4, 5, 7): a
+		// matching pair shows the client knows every expunge up to its
+		// UID; the first pair that does not match ends the check.
+		{fmt.Sprintf("(%d %d (1,2 4,5))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 6,8"}},
+		{fmt.Sprintf("(%d %d (1,3 4,7))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 8"}},
+		{fmt.Sprintf("(%d %d (1:3 4,6,7))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 6,8"}},
+		{fmt.Sprintf("(%d %d (3 4))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 1:3,6,8"}},
+		{fmt.Sprintf("(%d %d (9 20))", st.uidValidity, st.highestModSeq), []string{"* VANISHED (EARLIER) 1:3,6,8"}},
+		{fmt.Sprintf("(%d %d 1:5 (1,2 4,5))", st.uidValidity, st.highestModSeq), nil},
+		{fmt.Sprintf("(%d %d (1:3 4,5,7))", st.uidValidity, late), []string{"* VANISHED (EARLIER) 8"}},
+		{fmt.Sprintf("(%d %d (3 7))", st.uidValidity, late), []string{"* VANISHED (EARLIER) 8"}},
 	} {
 		v, _ := qresyncLines(t, rc.ok("e", "SELECT INBOX (QRESYNC "+tc.params+")"))
 		sameLines(t, "VANISHED "+tc.params, v, tc.vanished)

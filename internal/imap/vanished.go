@@ -2,6 +2,7 @@ package imap
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"strconv"
 
@@ -21,11 +22,14 @@ import (
 // is what a server that does not remember when messages were expunged
 // answers (RFC 5162 section 4.1). It is written as ranges, however many
 // UIDs they span.
-func appendVanishedEarlier(out []byte, v store.Vanished, set *wire.NumSet, star uint32) []byte {
+//
+// UIDs up to above are left out: the client already knows of every expunge
+// up to it (seqMatchFloor; 0 for none).
+func appendVanishedEarlier(out []byte, v store.Vanished, set *wire.NumSet, star, above uint32) []byte {
 	if !v.Lost {
 		var uids []uint32
 		for _, g := range v.UIDs {
-			if set == nil || set.Contains(g.UID, star) {
+			if g.UID > above && (set == nil || set.Contains(g.UID, star)) {
 				uids = append(uids, g.UID)
 			}
 		}
@@ -39,6 +43,9 @@ func appendVanishedEarlier(out []byte, v store.Vanished, set *wire.NumSet, star 
 	ranges := v.Absent
 	if set != nil {
 		ranges = intersectRanges(v.Absent, mergedRanges(*set, star))
+	}
+	if above > 0 {
+		ranges = intersectRanges(ranges, []store.UIDRange{{First: above + 1, Last: ^uint32(0)}})
 	}
 	if len(ranges) == 0 {
 		return out
@@ -55,6 +62,56 @@ func appendVanishedEarlier(out []byte, v store.Vanished, set *wire.NumSet, star 
 		}
 	}
 	return append(out, "\r\n"...)
+}
+
+// maxSeqMatchPairs bounds the pairs of message sequence match data looked
+// at: clients send a small sample (Thunderbird and Evolution a few dozen).
+const maxSeqMatchPairs = 10000
+
+// seqMatchFloor reads QRESYNC's message sequence match data (RFC 7162
+// section 3.2.5.2): pairs of a message sequence number and the UID the
+// client knows it by, in ascending order. A pair matches when the message
+// of that number in view has that UID; then the client knows of every
+// expunge up to that UID (as many messages below it on both sides, and
+// UIDs below it are never added), and VANISHED (EARLIER) need not repeat
+// them. The pairs are checked in order until one does not match (or the
+// lists are not ascending, or differ in length); the result is the UID of
+// the last pair that matched, 0 if none did.
+func seqMatchFloor(seqs, uids *wire.NumSet, view *uidList, maxUID uint32) uint32 {
+	if seqs == nil || uids == nil {
+		return 0
+	}
+	nextSeq, stopSeq := iter.Pull(numbers(*seqs, uint32(view.Len())))
+	defer stopSeq()
+	nextUID, stopUID := iter.Pull(numbers(*uids, maxUID))
+	defer stopUID()
+	var floor, lastSeq, lastUID uint32
+	for range maxSeqMatchPairs {
+		seq, ok1 := nextSeq()
+		uid, ok2 := nextUID()
+		if !ok1 || !ok2 || seq <= lastSeq || uid <= lastUID {
+			break
+		}
+		lastSeq, lastUID = seq, uid
+		if int(seq) > view.Len() || view.At(int(seq)-1) != uid {
+			break
+		}
+		floor = uid
+	}
+	return floor
+}
+
+// numbers yields the numbers of a set in the client's order, "*" as max.
+func numbers(set wire.NumSet, max uint32) iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		for lo, hi := range set.All(max) {
+			for n := uint64(lo); n <= uint64(hi); n++ {
+				if !yield(uint32(n)) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // mergedRanges returns the ranges of a set, "*" replaced by star, sorted
