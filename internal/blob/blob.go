@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/petrelmail/petrel/internal/bufpool"
 )
 
 // Hash is the SHA-256 of a body's bytes: its address in the store.
@@ -246,24 +248,13 @@ func (w *spillWriter) Write(p []byte) (int, error) {
 	return w.sp.f.Write(p)
 }
 
-// memBuffers hold the memory of closed Spooleds (bodies of up to
-// memBufferKeep bytes): one allocated for every body was, after the copy
-// buffer, the largest share of the bytes the server allocated under the
-// LMTP benchmark.
-var memBuffers sync.Pool // of *[]byte
-
-// memBufferKeep is the largest buffer given back to memBuffers.
-const memBufferKeep = 256 << 10
-
-func memBuffer() []byte {
-	if p, ok := memBuffers.Get().(*[]byte); ok {
-		return (*p)[:0]
-	}
-	return make([]byte, 0, 16<<10)
-}
+// memBuffers hold the memory of closed Spooleds (bodies of up to 256 KB):
+// one allocated for every body was, after the copy buffer, the largest
+// share of the bytes the server allocated under the LMTP benchmark.
+var memBuffers = bufpool.Pool[byte]{Keep: 256 << 10}
 
 // copyBuffers are Spool's copy buffers.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var copyBuffers bufpool.Pool[byte]
 
 // Spool reads r to its end, hashing it; a body over 1 MiB goes to a
 // temporary file as it arrives, so memory stays bounded whatever the size.
@@ -273,7 +264,7 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 func (s *Store) Spool(r io.Reader, limit int64) (*Spooled, error) {
 	sp := &Spooled{s: s}
 	h := sha256.New()
-	w := &spillWriter{sp: sp, buf: memBuffer()}
+	w := &spillWriter{sp: sp, buf: memBuffers.Get(0, 16<<10)}
 	var src io.Reader = r
 	if limit > 0 {
 		src = io.LimitReader(r, limit+1)
@@ -282,8 +273,8 @@ func (s *Store) Spool(r io.Reader, limit int64) (*Spooled, error) {
 	// MultiWriter has no ReadFrom, the limited reader no WriteTo). Under
 	// the LMTP benchmark those were a fifth of the bytes the server
 	// allocated.
-	buf := copyBuffers.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), src, *buf)
+	buf := copyBuffers.Get(32<<10, 0)
+	n, err := io.CopyBuffer(io.MultiWriter(w, h), src, buf)
 	copyBuffers.Put(buf)
 	if err == nil && limit > 0 && n > limit {
 		err = ErrTooLarge
@@ -402,14 +393,9 @@ func (s *Store) Close() error {
 
 // Close releases the temporary file (removing it if Commit did not move it).
 func (sp *Spooled) Close() error {
-	if sp.mem != nil {
-		// Bytes is valid until Close: the buffer can serve another body.
-		if cap(sp.mem) <= memBufferKeep {
-			b := sp.mem[:0]
-			memBuffers.Put(&b)
-		}
-		sp.mem = nil
-	}
+	// Bytes is valid until Close: the buffer can serve another body.
+	memBuffers.Put(sp.mem)
+	sp.mem = nil
 	if sp.mmap != nil {
 		unix.Munmap(sp.mmap)
 		sp.mmap = nil

@@ -9,7 +9,8 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"sync"
+
+	"github.com/petrelmail/petrel/internal/bufpool"
 )
 
 // The posting lists are Petrel's own, in plain SQLite tables of the
@@ -274,17 +275,12 @@ func (b *builder) add(keys []uint32, id int64) {
 // sort's second slice): a batch of 160 bodies makes about 250,000 pairs,
 // 2 MB, twice, which were an eighth of the bytes the server allocated
 // under the LMTP benchmark, and so of its garbage collections.
-var pairBuffers sync.Pool // of *[]uint64
+var pairBuffers bufpool.Pool[uint64]
 
-// pairBuffer returns an empty slice with room for n pairs.
-func pairBuffer(n int) []uint64 {
-	if p, ok := pairBuffers.Get().(*[]uint64); ok && cap(*p) >= n {
-		return (*p)[:0]
-	}
-	// Room for a batch half as large again, so that the next batches,
-	// of about the same size, find it large enough.
-	return make([]uint64, 0, n+n/2)
-}
+// pairBuffer returns an empty slice with room for n pairs, and for a batch
+// half as large again, so that the next batches, of about the same size,
+// find it large enough.
+func pairBuffer(n int) []uint64 { return pairBuffers.Get(n, n+n/2)[:0] }
 
 // newBuilder returns a builder with room for the given bodies and pairs;
 // release it when its postings are written.
@@ -294,22 +290,17 @@ func newBuilder(bodies, pairs int) *builder {
 
 // release gives the builder's buffers back; it must not be used after.
 func (b *builder) release() {
-	if b.pairs != nil {
-		p := b.pairs[:0]
-		pairBuffers.Put(&p)
-		b.pairs = nil
-	}
+	pairBuffers.Put(b.pairs)
+	b.pairs = nil
 }
 
 // sortByKey sorts the pairs by key, keeping the order of the pairs of a
 // key: a radix sort of the 31 bits of the key in three passes of 11.
 func (b *builder) sortByKey() {
 	src, dst := b.pairs, pairBuffer(len(b.pairs))[:len(b.pairs)]
-	defer func() {
-		// The slice that does not hold the result goes back.
-		spare := dst[:0]
-		pairBuffers.Put(&spare)
-	}()
+	// The slice that does not hold the result goes back (dst, after the
+	// swaps: the deferred call reads the variable then).
+	defer func() { pairBuffers.Put(dst) }()
 	for shift := 32; shift < 32+termBits; shift += 11 {
 		var count [1 << 11]int
 		for _, p := range src {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/petrelmail/petrel/internal/bufpool"
 )
 
 // The stored texts: the Doc of every indexed body, which verifies the
@@ -202,19 +204,10 @@ type textBlock struct {
 	data []byte
 }
 
-// rawBlocks holds the buffers of blocks already compressed: a block grown
-// by append from nothing allocated twice its size, the largest share of
-// the bytes the index allocated.
-var rawBlocks sync.Pool // of *[]byte
-
-// rawBlockBuffer returns an empty buffer with room for a block and the
-// Doc that usually ends it.
-func rawBlockBuffer() []byte {
-	if p, ok := rawBlocks.Get().(*[]byte); ok {
-		return (*p)[:0]
-	}
-	return make([]byte, 0, textBlockRaw+textBlockRaw/2)
-}
+// rawBlocks holds the buffers of blocks already compressed (not those
+// grown by a huge Doc): a block grown by append from nothing allocated
+// twice its size, the largest share of the bytes the index allocated.
+var rawBlocks = bufpool.Pool[byte]{Keep: 4 * textBlockRaw}
 
 // appendBlockEntry appends one Doc to the raw form of a block: the body
 // ID as a varint, the length of raw as a uvarint, then raw (marshalDoc).
@@ -290,7 +283,7 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 	at := make([]int64, len(docs)) // the block of each doc
 	for i, d := range docs {
 		if len(blocks) == 0 || len(blocks[len(blocks)-1].raw) >= textBlockRaw {
-			blocks = append(blocks, &textBlock{id: next, raw: rawBlockBuffer()})
+			blocks = append(blocks, &textBlock{id: next, raw: rawBlocks.Get(0, textBlockRaw+textBlockRaw/2)})
 			next++
 		}
 		b := blocks[len(blocks)-1]
@@ -314,10 +307,7 @@ func (t *textsTx) writeBlocks(docs []pendingText, move bool) error {
 		// The raw form is not needed once compressed (only b.data is
 		// bound, and SQLite copies it).
 		_, err := t.s.putBlock.ExecContext(t.ctx, b.id, b.n, b.n, len(b.raw), b.fill, b.data)
-		if cap(b.raw) <= 4*textBlockRaw { // not one grown by a huge Doc
-			raw := b.raw[:0]
-			rawBlocks.Put(&raw)
-		}
+		rawBlocks.Put(b.raw)
 		b.raw = nil
 		if err != nil {
 			return err

@@ -81,9 +81,9 @@ func seqMatchFloor(seqs, uids *wire.NumSet, view *uidList, maxUID uint32) uint32
 	if seqs == nil || uids == nil {
 		return 0
 	}
-	nextSeq, stopSeq := iter.Pull(numbers(*seqs, uint32(view.Len())))
+	nextSeq, stopSeq := iter.Pull(seqs.Numbers(uint32(view.Len())))
 	defer stopSeq()
-	nextUID, stopUID := iter.Pull(numbers(*uids, maxUID))
+	nextUID, stopUID := iter.Pull(uids.Numbers(maxUID))
 	defer stopUID()
 	var floor, lastSeq, lastUID uint32
 	for range maxSeqMatchPairs {
@@ -99,19 +99,6 @@ func seqMatchFloor(seqs, uids *wire.NumSet, view *uidList, maxUID uint32) uint32
 		floor = uid
 	}
 	return floor
-}
-
-// numbers yields the numbers of a set in the client's order, "*" as max.
-func numbers(set wire.NumSet, max uint32) iter.Seq[uint32] {
-	return func(yield func(uint32) bool) {
-		for lo, hi := range set.All(max) {
-			for n := uint64(lo); n <= uint64(hi); n++ {
-				if !yield(uint32(n)) {
-					return
-				}
-			}
-		}
-	}
 }
 
 // mergedRanges returns the ranges of a set, "*" replaced by star, sorted

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -169,6 +171,9 @@ func TestNumSet(t *testing.T) {
 	want := [][2]uint32{{1, 3}, {7, 7}, {10, 15}, {15, 20}}
 	if len(got) != len(want) {
 		t.Fatalf("All: %v", got)
+	}
+	if n := slices.Collect(s.Numbers(12)); fmt.Sprint(n) != "[1 2 3 7 10 11 12 12 13 14 15 16 17 18 19 20]" {
+		t.Errorf("Numbers(12): %v", n)
 	}
 	for i := range got {
 		if got[i] != want[i] {

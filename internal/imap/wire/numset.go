@@ -74,6 +74,19 @@ func (s NumSet) All(max uint32) iter.Seq2[uint32, uint32] {
 	}
 }
 
+// Numbers iterates over the numbers of the ranges, in the order of All.
+func (s NumSet) Numbers(max uint32) iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		for lo, hi := range s.All(max) {
+			for n := uint64(lo); n <= uint64(hi); n++ {
+				if !yield(uint32(n)) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // HasStar reports whether "*" appears in the set.
 func (s NumSet) HasStar() bool {
 	for _, r := range s.Ranges {
