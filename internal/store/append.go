@@ -74,43 +74,42 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 			return AppendResult{}, err
 		}
 	}
-	// The usage is charged first and checked after: one statement, and
-	// if anything below fails the charge is taken back with the rest of
-	// the operation (its savepoint, or its transaction when it is alone
-	// in its group). RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the
-	// limit here is kept in bytes.
-	used, err := t.charge(tg.Mailbox, body.Size, 1)
-	if errors.Is(err, sql.ErrNoRows) {
-		if len(tg.Layout) == 0 {
-			return AppendResult{}, fmt.Errorf("mailbox %d: %w", tg.Mailbox, ErrNotFound)
-		}
-		if err := t.ensureMailbox(tg.Mailbox, tg.Layout); err != nil {
-			return AppendResult{}, err
-		}
-		used, err = t.charge(tg.Mailbox, body.Size, 1)
-	}
-	if err != nil {
-		return AppendResult{}, err
-	}
-	if tg.QuotaBytes > 0 && used > tg.QuotaBytes {
-		return AppendResult{}, ErrOverQuota
-	}
 	modseq, err := t.ModSeq()
 	if err != nil {
 		return AppendResult{}, err
 	}
-	var folder, uidvalidity, uid int64
-	err = t.queryRow(`UPDATE folders SET uidnext = uidnext + 1, messages = messages + 1, bytes = bytes + ?, highestmodseq = ?
-		WHERE mailbox_id=? AND name=? RETURNING id, uidvalidity, uidnext - 1`,
-		body.Size, modseq, tg.Mailbox, folderName).Scan(&folder, &uidvalidity, &uid)
+	folder, uidvalidity, uid, err := t.takeUID(tg.Mailbox, folderName, body.Size, modseq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return AppendResult{}, fmt.Errorf("folder %q: %w", folderName, ErrNotFound)
+		var exists bool
+		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM mailboxes WHERE id=?)`, tg.Mailbox).Scan(&exists); err != nil {
+			return AppendResult{}, err
+		}
+		switch {
+		case exists:
+			return AppendResult{}, fmt.Errorf("folder %q: %w", folderName, ErrNotFound)
+		case len(tg.Layout) == 0:
+			return AppendResult{}, fmt.Errorf("mailbox %d: %w", tg.Mailbox, ErrNotFound)
+		}
+		// The mailbox's first message may come before its creation in
+		// the shard (a delivery racing the admin command): make it.
+		if err := t.ensureMailbox(tg.Mailbox, tg.Layout); err != nil {
+			return AppendResult{}, err
+		}
+		if folder, uidvalidity, uid, err = t.takeUID(tg.Mailbox, folderName, body.Size, modseq); errors.Is(err, sql.ErrNoRows) {
+			return AppendResult{}, fmt.Errorf("folder %q: %w", folderName, ErrNotFound)
+		}
 	}
 	if err != nil {
 		return AppendResult{}, err
 	}
 	if uid > 0xffffffff {
 		return AppendResult{}, fmt.Errorf("%w: folder %q has used every UID", ErrInvalid, folderName)
+	}
+	// The quota is checked after the folder has counted the message: if
+	// it is over, the operation fails and its rollback (savepoint, or the
+	// transaction when it is alone in its group) takes the count back.
+	if err := t.checkQuota(tg.Mailbox, tg.QuotaBytes); err != nil {
+		return AppendResult{}, err
 	}
 	var bodyID int64
 	if err := t.queryRow(`INSERT INTO bodies(hash, size, refs, meta, created) VALUES (?,?,1,?,?)
@@ -137,13 +136,36 @@ func (t *Tx) append(body Body, tg *AppendTarget) (AppendResult, error) {
 	return AppendResult{UID: uint32(uid), UIDValidity: uint32(uidvalidity), Folder: folder, ModSeq: modseq}, nil
 }
 
-// charge adds messages totalling size bytes to a mailbox's usage and
-// returns the bytes it uses now; sql.ErrNoRows if the shard has no such
-// mailbox. The caller checks the quota after and fails its operation,
-// which takes the charge back, when it is over.
-func (t *Tx) charge(mailbox, size, messages int64) (int64, error) {
+// takeUID gives the next UID of a folder to a message of size bytes with
+// the operation's MODSEQ, counting the message in the folder; sql.ErrNoRows
+// if the mailbox has no such folder in this shard.
+func (t *Tx) takeUID(mailbox int64, folderName string, size, modseq int64) (folder, uidvalidity, uid int64, err error) {
+	err = t.queryRow(`UPDATE folders SET uidnext = uidnext + 1, messages = messages + 1, bytes = bytes + ?, highestmodseq = ?
+		WHERE mailbox_id=? AND name=? RETURNING id, uidvalidity, uidnext - 1`,
+		size, modseq, mailbox, folderName).Scan(&folder, &uidvalidity, &uid)
+	return
+}
+
+// checkQuota fails with ErrOverQuota if the mailbox holds more than limit
+// bytes (limit <= 0: no limit), counting what the operation has added so
+// far. RFC 9208 section 5.1: STORAGE is in units of 1024 octets; the limit
+// here is kept in bytes.
+//
+// A mailbox's usage is the sum of its folders' counts, which every
+// operation keeps with its messages: a row of its own, charged by every
+// append, was a page written (a WAL frame) per delivery, read only for a
+// quota. Summing a mailbox's few folders is a read of a page or two that
+// the append has just used.
+func (t *Tx) checkQuota(mailbox, limit int64) error {
+	if limit <= 0 {
+		return nil
+	}
 	var used int64
-	err := t.queryRow(`UPDATE mailboxes SET used_bytes=used_bytes+?, used_messages=used_messages+? WHERE id=? RETURNING used_bytes`,
-		size, messages, mailbox).Scan(&used)
-	return used, err
+	if err := t.queryRow(`SELECT coalesce(sum(bytes), 0) FROM folders WHERE mailbox_id=?`, mailbox).Scan(&used); err != nil {
+		return err
+	}
+	if used > limit {
+		return ErrOverQuota
+	}
+	return nil
 }

@@ -88,10 +88,13 @@ func (m *Mailbox) Delete(ctx context.Context) error {
 }
 
 // Usage returns the bytes and messages the mailbox holds (what its quota
-// counts).
+// counts): the sum of its folders' counts (see Tx.checkQuota).
 func (m *Mailbox) Usage(ctx context.Context) (bytes, messages int64, err error) {
-	err = m.sh.db.Read.QueryRowContext(ctx, `SELECT used_bytes, used_messages FROM mailboxes WHERE id=?`, m.ID).Scan(&bytes, &messages)
-	if errors.Is(err, sql.ErrNoRows) {
+	var exists bool
+	err = m.sh.db.Read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM mailboxes WHERE id=?), `+
+		`(SELECT coalesce(sum(bytes), 0) FROM folders WHERE mailbox_id=?), (SELECT coalesce(sum(messages), 0) FROM folders WHERE mailbox_id=?)`,
+		m.ID, m.ID, m.ID).Scan(&exists, &bytes, &messages)
+	if err == nil && !exists {
 		return 0, 0, fmt.Errorf("mailbox %d: %w", m.ID, ErrNotFound)
 	}
 	return bytes, messages, err
@@ -308,21 +311,18 @@ func (m *Mailbox) DeleteFolder(ctx context.Context, name string) error {
 }
 
 func (t *Tx) dropFolder(mailbox, id int64, name string) error {
-	rows, err := t.query(`SELECT body_id, size FROM messages WHERE folder_id=?`, id)
+	rows, err := t.query(`SELECT body_id FROM messages WHERE folder_id=?`, id)
 	if err != nil {
 		return err
 	}
 	var bodies []int64
-	var bytes, count int64
 	for rows.Next() {
-		var b, size int64
-		if err := rows.Scan(&b, &size); err != nil {
+		var b int64
+		if err := rows.Scan(&b); err != nil {
 			rows.Close()
 			return err
 		}
 		bodies = append(bodies, b)
-		bytes += size
-		count++
 	}
 	rows.Close()
 	for _, b := range bodies {
@@ -334,9 +334,6 @@ func (t *Tx) dropFolder(mailbox, id int64, name string) error {
 		if _, err := t.exec(q, id); err != nil {
 			return err
 		}
-	}
-	if _, err := t.exec(`UPDATE mailboxes SET used_bytes=used_bytes-?, used_messages=used_messages-? WHERE id=?`, bytes, count, mailbox); err != nil {
-		return err
 	}
 	return t.logChange(Change{Mailbox: mailbox, Folder: id, Kind: ChangeFolderDelete, Name: name})
 }
@@ -708,15 +705,11 @@ func (m *Mailbox) Copy(ctx context.Context, from, to int64, uids []uint32, quota
 		if len(copied) == 0 {
 			return nil
 		}
-		used, err := t.charge(m.ID, bytes, int64(len(copied)))
-		if err != nil {
+		if _, err := t.exec(`UPDATE folders SET messages=messages+?, bytes=bytes+?, highestmodseq=? WHERE id=?`, len(copied), bytes, modseq, to); err != nil {
 			return err
 		}
-		if quotaBytes > 0 && used > quotaBytes {
-			return ErrOverQuota // the operation's rollback takes every copy back
-		}
-		_, err = t.exec(`UPDATE folders SET messages=messages+?, bytes=bytes+?, highestmodseq=? WHERE id=?`, len(copied), bytes, modseq, to)
-		return err
+		// Over quota: the operation's rollback takes every copy back.
+		return t.checkQuota(m.ID, quotaBytes)
 	})
 	if err != nil {
 		return nil, err
@@ -880,9 +873,6 @@ func (m *Mailbox) Expunge(ctx context.Context, folder int64, uids []uint32, only
 			return nil
 		}
 		if _, err := t.exec(`UPDATE folders SET messages=messages-?, bytes=bytes-? WHERE id=?`, count, bytes, folder); err != nil {
-			return err
-		}
-		if _, err := t.exec(`UPDATE mailboxes SET used_bytes=used_bytes-?, used_messages=used_messages-? WHERE id=?`, bytes, count, m.ID); err != nil {
 			return err
 		}
 		return t.bumpFolder(folder)

@@ -14,7 +14,7 @@ import (
 var shardMigrations = []string{`
 CREATE TABLE shard_state (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
-	modseq INTEGER NOT NULL,      -- last MODSEQ given out in this shard
+	modseq INTEGER NOT NULL,      -- last MODSEQ given out in this shard (from version 4: by an operation that logged no change)
 	uidvalidity INTEGER NOT NULL  -- last UIDVALIDITY given out
 );
 CREATE TABLE mailboxes (
@@ -118,6 +118,12 @@ ALTER TABLE changelog_v2 RENAME TO changelog;
 -- told every UID the folder no longer holds instead of the exact list.
 ALTER TABLE folders ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tombstones_by_modseq ON tombstones(modseq);
+`, `
+-- Version 4: a mailbox's usage is the sum of its folders' counts (see
+-- Tx.checkQuota); counters of its own were a page written per append.
+-- shard_state.modseq now only backs the change log (see Tx.ModSeq).
+ALTER TABLE mailboxes DROP COLUMN used_bytes;
+ALTER TABLE mailboxes DROP COLUMN used_messages;
 `}
 
 // Shard is one transactional part of the spool. An account's mailbox lives
@@ -290,6 +296,9 @@ func (sh *Shard) commit(batch []*op) {
 			}
 		}
 		err := o.fn(t)
+		if err == nil {
+			err = t.keepModSeq()
+		}
 		if alone {
 			if err != nil {
 				tx.Rollback()
@@ -433,13 +442,34 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 // ModSeq returns the operation's MODSEQ, allocating it on first use: every
 // change of one operation carries the same, new MODSEQ (RFC 7162 section
 // 3.1.1 allows one MODSEQ for all messages changed by one command).
+//
+// The last MODSEQ given out is the larger of the change log's newest
+// entry's and shard_state's. Operations log their changes, so the log's
+// newest entry, which compaction always keeps, holds it; shard_state is
+// written only for an operation that took a MODSEQ and logged nothing
+// (see keepModSeq). Reading the log's last page instead of counting in a
+// row of its own spares a page written (a WAL frame) per delivery. The
+// read runs under the write lock (transactions begin IMMEDIATE), which
+// orders the MODSEQs of every process writing the shard.
 func (t *Tx) ModSeq() (int64, error) {
 	if t.modseq == 0 {
-		if err := t.queryRow(`UPDATE shard_state SET modseq = modseq + 1 WHERE id = 1 RETURNING modseq`).Scan(&t.modseq); err != nil {
+		if err := t.queryRow(`SELECT max(modseq, coalesce((SELECT modseq FROM changelog ORDER BY id DESC LIMIT 1), 0)) + 1
+			FROM shard_state WHERE id = 1`).Scan(&t.modseq); err != nil {
 			return 0, err
 		}
 	}
 	return t.modseq, nil
+}
+
+// keepModSeq records the operation's MODSEQ in shard_state if it took one
+// and logged no change: the log would not remember it, and the next
+// operation would be given it again.
+func (t *Tx) keepModSeq() error {
+	if t.modseq == 0 || t.lastChange != 0 {
+		return nil
+	}
+	_, err := t.exec(`UPDATE shard_state SET modseq = max(modseq, ?) WHERE id = 1`, t.modseq)
+	return err
 }
 
 func (t *Tx) unixNow() int64 {

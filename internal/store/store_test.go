@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -883,4 +884,105 @@ func TestCompactLog(t *testing.T) {
 	if _, head := sh.Changed(); head != last+1 {
 		t.Fatalf("next entry got ID %d, want %d", head, last+1)
 	}
+}
+
+// TestModSeqWithoutCounterRow: MODSEQs come from the change log's newest
+// entry, so they must keep rising across log compaction, for an
+// operation that took a MODSEQ without logging anything, within one group
+// transaction, and for a second process writing the same shard.
+func TestModSeqWithoutCounterRow(t *testing.T) {
+	dataDir := t.TempDir()
+	ctx := context.Background()
+	st, err := Open(ctx, dataDir, Options{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sh := st.shards[0]
+	mb := newMailbox(t, st, 0, 1)
+	folder := inbox(t, mb).ID
+	var last int64
+	take := func(log bool) int64 {
+		t.Helper()
+		var m int64
+		if err := sh.write(ctx, func(tx *Tx) error {
+			var err error
+			if m, err = tx.ModSeq(); err != nil {
+				return err
+			}
+			if !log {
+				// A MODSEQ written to a folder and no change logged.
+				return tx.bumpFolder(folder)
+			}
+			return tx.logChange(Change{Mailbox: 1, Folder: folder, Kind: ChangeFlags, UID: 1})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if m <= last {
+			t.Fatalf("MODSEQ %d after %d", m, last)
+		}
+		last = m
+		return m
+	}
+	for range 5 {
+		take(true)
+	}
+	unlogged := take(false)
+	if f := inbox(t, mb); f.HighestModSeq != unlogged {
+		t.Fatalf("folder HIGHESTMODSEQ %d, want %d", f.HighestModSeq, unlogged)
+	}
+	take(true)
+	// Only the newest entry survives compaction.
+	if _, _, err := sh.CompactLog(ctx, 1<<40, time.Now().Add(time.Hour), 100); err != nil {
+		t.Fatal(err)
+	}
+	if first, l, _ := sh.LogBounds(ctx); first != l {
+		t.Fatalf("log %d-%d after compaction", first, l)
+	}
+	take(true)
+	take(false)
+	// Operations sharing one transaction get one MODSEQ each, in order.
+	var wg sync.WaitGroup
+	got := make([]int64, 20)
+	for i := range got {
+		wg.Go(func() {
+			if err := sh.write(ctx, func(tx *Tx) error {
+				var err error
+				if got[i], err = tx.ModSeq(); err != nil {
+					return err
+				}
+				return tx.logChange(Change{Mailbox: 1, Folder: folder, Kind: ChangeFlags, UID: 1})
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for _, m := range got {
+		if m <= last || seen[m] {
+			t.Fatalf("MODSEQs of one group %v (last before %d)", got, last)
+		}
+		seen[m] = true
+	}
+	last = slices.Max(got)
+	// A second process (an admin command) continues from this one's.
+	other, err := Open(ctx, dataDir, Options{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var m int64
+	if err := other.shards[0].write(ctx, func(tx *Tx) error {
+		var err error
+		m, err = tx.ModSeq()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if m <= last {
+		t.Fatalf("other process got MODSEQ %d after %d", m, last)
+	}
+	last = m
+	take(true)
 }
