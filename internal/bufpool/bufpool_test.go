@@ -1,6 +1,10 @@
 package bufpool
 
-import "testing"
+import (
+	"runtime"
+	"slices"
+	"testing"
+)
 
 func TestPool(t *testing.T) {
 	var p Pool[byte]
@@ -20,5 +24,35 @@ func TestPool(t *testing.T) {
 		if g := p.Get(n, 0); len(g) != n || cap(g) == 1<<20 {
 			t.Fatalf("Get(%d): len %d cap %d", n, len(g), cap(g))
 		}
+	}
+}
+
+// TestPoolHold: held slices survive garbage collections (a sync.Pool
+// would drop them), the largest are kept, and none over Keep.
+func TestPoolHold(t *testing.T) {
+	p := Pool[uint64]{Keep: 1 << 12, Hold: 2}
+	a, b, c := make([]uint64, 0, 100), make([]uint64, 0, 200), make([]uint64, 0, 300)
+	p.Put(a)
+	p.Put(b)
+	p.Put(c)                        // a, the smallest, makes room
+	p.Put(make([]uint64, 0, 1<<13)) // over Keep
+	runtime.GC()
+	runtime.GC()
+	runtime.GC()
+	got := []int{}
+	for range 2 {
+		s := p.Get(150, 0)
+		if len(s) != 150 {
+			t.Fatalf("len %d", len(s))
+		}
+		got = append(got, cap(s))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []int{200, 300}) {
+		t.Fatalf("held capacities %v, want [200 300]", got)
+	}
+	// Nothing held is large enough: a new slice with the room asked.
+	if s := p.Get(400, 500); len(s) != 400 || cap(s) != 500 {
+		t.Fatalf("Get(400, 500): len %d cap %d", len(s), cap(s))
 	}
 }

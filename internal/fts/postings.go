@@ -274,8 +274,10 @@ func (b *builder) add(keys []uint32, id int64) {
 // pairBuffers holds the pair slices of finished builders (and the radix
 // sort's second slice): a batch of 160 bodies makes about 250,000 pairs,
 // 2 MB, twice, which were an eighth of the bytes the server allocated
-// under the LMTP benchmark, and so of its garbage collections.
-var pairBuffers bufpool.Pool[uint64]
+// under the LMTP benchmark, and so of its garbage collections. Two per
+// batch at once, for two batches, are held through collections; those
+// of a catch-up batch (up to 1,000 bodies), over Keep, are not.
+var pairBuffers = bufpool.Pool[uint64]{Keep: 1 << 19, Hold: 4}
 
 // pairBuffer returns an empty slice with room for n pairs, and for a batch
 // half as large again, so that the next batches, of about the same size,

@@ -207,7 +207,9 @@ type textBlock struct {
 // rawBlocks holds the buffers of blocks already compressed (not those
 // grown by a huge Doc): a block grown by append from nothing allocated
 // twice its size, the largest share of the bytes the index allocated.
-var rawBlocks = bufpool.Pool[byte]{Keep: 4 * textBlockRaw}
+// A live batch fills a few blocks about once a second per shard, too
+// seldom for a sync.Pool to keep them: 16 are held.
+var rawBlocks = bufpool.Pool[byte]{Keep: 4 * textBlockRaw, Hold: 16}
 
 // appendBlockEntry appends one Doc to the raw form of a block: the body
 // ID as a varint, the length of raw as a uvarint, then raw (marshalDoc).
