@@ -8,26 +8,28 @@
 package bufpool
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 )
 
 // Pool holds slices of T. The zero value is ready; Keep bounds the
-// capacity of the slices kept (0: any), and Hold is how many are kept
-// through garbage collections.
+// capacity of the slices kept (0: any); Hold is how many are kept through
+// garbage collections, of a capacity up to HoldMax (0: Keep).
 //
 // A sync.Pool empties itself over two collections. That suits buffers
 // taken and given back many times between two (a body's), not those of a
 // batch a second per shard (the index's postings, a few MB each): under
 // the LMTP benchmark every batch found the pool empty and allocated, and
 // zeroed, new ones (2 % of the server's CPU, in memclr). Held slices are
-// kept for the life of the process: at most Hold × Keep elements.
+// kept for the life of the process, the largest first.
 type Pool[T any] struct {
-	Keep int
-	Hold int
-	mu   sync.Mutex
-	held [][]T
-	p    sync.Pool // of *[]T
+	Keep    int
+	Hold    int
+	HoldMax int
+	mu      sync.Mutex
+	held    [][]T
+	p       sync.Pool // of *[]T
 }
 
 // Get returns a slice of length n: a kept one whose capacity is at least
@@ -37,7 +39,7 @@ func (p *Pool[T]) Get(n, room int) []T {
 		p.mu.Lock()
 		for i := len(p.held) - 1; i >= 0; i-- {
 			if s := p.held[i]; cap(s) >= n {
-				p.held = append(p.held[:i], p.held[i+1:]...)
+				p.held = slices.Delete(p.held, i, i+1)
 				p.mu.Unlock()
 				return s[:n]
 			}
@@ -50,14 +52,14 @@ func (p *Pool[T]) Get(n, room int) []T {
 	return make([]T, n, max(n, room))
 }
 
-// Put gives s back for a later Get, unless it is larger than Keep. A held
-// slice smaller than s makes room for it.
+// Put gives s back for a later Get, unless it is larger than Keep. It is
+// held if there is room, or in place of a smaller held slice.
 func (p *Pool[T]) Put(s []T) {
 	if s == nil || (p.Keep > 0 && cap(s) > p.Keep) {
 		return
 	}
 	s = s[:0]
-	if p.Hold > 0 {
+	if holdMax := cmp.Or(p.HoldMax, p.Keep); p.Hold > 0 && (holdMax == 0 || cap(s) <= holdMax) {
 		p.mu.Lock()
 		if len(p.held) < p.Hold {
 			p.held = append(p.held, s)
@@ -65,8 +67,13 @@ func (p *Pool[T]) Put(s []T) {
 			return
 		}
 		// Keep the largest: a batch's buffers grow to the largest batch.
-		small := slices.IndexFunc(p.held, func(h []T) bool { return cap(h) < cap(s) })
-		if small >= 0 {
+		small := 0
+		for i, h := range p.held {
+			if cap(h) < cap(p.held[small]) {
+				small = i
+			}
+		}
+		if cap(p.held[small]) < cap(s) {
 			p.held[small], s = s, p.held[small]
 		}
 		p.mu.Unlock()

@@ -276,8 +276,8 @@ func (b *builder) add(keys []uint32, id int64) {
 // 2 MB, twice, which were an eighth of the bytes the server allocated
 // under the LMTP benchmark, and so of its garbage collections. Two per
 // batch at once, for two batches, are held through collections; those
-// of a catch-up batch (up to 1,000 bodies), over Keep, are not.
-var pairBuffers = bufpool.Pool[uint64]{Keep: 1 << 19, Hold: 4}
+// of a catch-up batch (up to 1,000 bodies, over HoldMax) are only pooled.
+var pairBuffers = bufpool.Pool[uint64]{Hold: 4, HoldMax: 1 << 19}
 
 // pairBuffer returns an empty slice with room for n pairs, and for a batch
 // half as large again, so that the next batches, of about the same size,

@@ -192,8 +192,9 @@ func (c *indexConsumer) document(b store.BodyRef) (fts.Doc, error) {
 
 // rawBuffers hold the bodies read for extraction, up to 256 KB: one
 // allocated for every body indexed was a twentieth of what the server
-// allocated under the LMTP benchmark. One per extraction worker is held
-// through garbage collections, between a shard's batches.
+// allocated under the LMTP benchmark. Four are held through garbage
+// collections, between a shard's batches: a live batch has one
+// extraction worker per two cores.
 var rawBuffers = bufpool.Pool[byte]{Keep: 256 << 10, Hold: 4}
 
 // bodyPage is how many bodies a rebuild handles per transaction.

@@ -160,6 +160,17 @@ func (t *Tx) createFolder(mailbox int64, spec FolderSpec, parents bool) (Folder,
 	if err != nil {
 		return Folder{}, err
 	}
+	// A folder only belongs to a mailbox that exists: an append finds
+	// its folder without looking at the mailbox (Tx.append), so a folder
+	// created for a mailbox deleted meanwhile would take messages that
+	// nothing accounts for.
+	var mailboxExists bool
+	if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM mailboxes WHERE id=?)`, mailbox).Scan(&mailboxExists); err != nil {
+		return Folder{}, err
+	}
+	if !mailboxExists {
+		return Folder{}, fmt.Errorf("mailbox %d: %w", mailbox, ErrNotFound)
+	}
 	if parents {
 		for _, p := range parentNames(name) {
 			if _, err := t.createFolder(mailbox, FolderSpec{Name: p}, false); err != nil && !errors.Is(err, ErrExists) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -941,31 +942,57 @@ func TestModSeqWithoutCounterRow(t *testing.T) {
 	}
 	take(true)
 	take(false)
-	// Operations sharing one transaction get one MODSEQ each, in order.
-	var wg sync.WaitGroup
+	// Operations sharing one transaction get one MODSEQ each, in order:
+	// the writer is held by a first operation while 20 more queue, so
+	// that they make one group.
+	started, release := make(chan struct{}), make(chan struct{})
+	blocker := sh.submit(ctx, func(*Tx) error { close(started); <-release; return nil })
+	<-started
 	got := make([]int64, 20)
+	txs := make([]*sql.Tx, len(got))
+	ops := make([]*op, len(got))
 	for i := range got {
-		wg.Go(func() {
-			if err := sh.write(ctx, func(tx *Tx) error {
-				var err error
-				if got[i], err = tx.ModSeq(); err != nil {
-					return err
-				}
-				return tx.logChange(Change{Mailbox: 1, Folder: folder, Kind: ChangeFlags, UID: 1})
-			}); err != nil {
-				t.Error(err)
+		ops[i] = sh.submit(ctx, func(tx *Tx) error {
+			var err error
+			if got[i], err = tx.ModSeq(); err != nil {
+				return err
 			}
+			txs[i] = tx.tx
+			if i%5 == 4 {
+				// A failed operation's MODSEQ goes back with its savepoint.
+				tx.logChange(Change{Mailbox: 1, Folder: folder, Kind: ChangeFlags, UID: 1})
+				return ErrInvalid
+			}
+			return tx.logChange(Change{Mailbox: 1, Folder: folder, Kind: ChangeFlags, UID: 1})
 		})
 	}
-	wg.Wait()
-	seen := map[int64]bool{}
-	for _, m := range got {
-		if m <= last || seen[m] {
-			t.Fatalf("MODSEQs of one group %v (last before %d)", got, last)
-		}
-		seen[m] = true
+	close(release)
+	if err := blocker.wait(); err != nil {
+		t.Fatal(err)
 	}
-	last = slices.Max(got)
+	var kept []int64
+	for i, o := range ops {
+		err := o.wait()
+		if txs[i] != txs[0] {
+			t.Fatalf("operation %d ran in another transaction", i)
+		}
+		if i%5 == 4 {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("operation %d: %v", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, got[i])
+	}
+	for i, m := range kept {
+		if m <= last || (i > 0 && m <= kept[i-1]) {
+			t.Fatalf("MODSEQs of one group %v (all %v, last before %d)", kept, got, last)
+		}
+	}
+	last = slices.Max(kept)
 	// A second process (an admin command) continues from this one's.
 	other, err := Open(ctx, dataDir, Options{Shards: 1})
 	if err != nil {
@@ -985,4 +1012,91 @@ func TestModSeqWithoutCounterRow(t *testing.T) {
 	}
 	last = m
 	take(true)
+}
+
+// TestUsageAndModSeqMigration: schema version 4 drops the usage counters
+// of the mailboxes (the usage is the folders' sum) and keeps a MODSEQ
+// counter that is above the change log's newest entry.
+func TestUsageAndModSeqMigration(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	if err := os.MkdirAll(dataDir+"/shards", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	old, err := sqlite.Open(ctx, dataDir+"/shards/00.db", shardMigrations[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO shard_state(id, modseq, uidvalidity) VALUES (1, 40, 1)`,
+		`INSERT INTO mailboxes(id, created, used_bytes, used_messages) VALUES (1, 0, 999, 9)`,
+		`INSERT INTO folders(id, mailbox_id, name, uidvalidity, uidnext, highestmodseq, messages, bytes) VALUES (7, 1, 'INBOX', 1, 3, 30, 2, 300), (8, 1, 'Sent', 2, 2, 30, 1, 50)`,
+		`INSERT INTO changelog(id, modseq, mailbox_id, folder_id, kind, uid, time) VALUES (21, 30, 1, 7, 1, 2, 0)`,
+	} {
+		if _, err := old.Write.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	st, err := Open(ctx, dataDir, Options{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	mb, err := st.Mailbox(0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, n, err := mb.Usage(ctx); err != nil || used != 350 || n != 3 {
+		t.Fatalf("usage %d bytes, %d messages (%v), want the folders' 350 and 3", used, n, err)
+	}
+	body := putBody(t, st, "Subject: after the upgrade\r\n\r\nbody\r\n")
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 1}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	if res[0].ModSeq != 41 || res[0].UID != 3 {
+		t.Fatalf("appended UID %d MODSEQ %d, want UID 3 MODSEQ 41 (after the counter's 40)", res[0].UID, res[0].ModSeq)
+	}
+	if used, n, _ := mb.Usage(ctx); used != 350+body.Size || n != 4 {
+		t.Fatalf("usage after the append %d bytes, %d messages", used, n)
+	}
+	// A quota is checked against the folders' sum.
+	over := putBody(t, st, "Subject: over\r\n\r\nbody\r\n")
+	res = st.Append(ctx, over, []AppendTarget{{Shard: 0, Mailbox: 1, QuotaBytes: 350 + body.Size + over.Size - 1}})
+	if !errors.Is(res[0].Err, ErrOverQuota) {
+		t.Fatalf("append over quota: %v", res[0].Err)
+	}
+	if used, n, _ := mb.Usage(ctx); used != 350+body.Size || n != 4 {
+		t.Fatalf("usage after a refused append %d bytes, %d messages", used, n)
+	}
+}
+
+// TestFolderNeedsMailbox: a folder cannot be created for a mailbox the
+// shard does not hold (one deleted meanwhile), so an append, which finds
+// its folder without looking at the mailbox, never stores a message that
+// no mailbox accounts for.
+func TestFolderNeedsMailbox(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	mb, err := st.Mailbox(0, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mb.CreateFolder(ctx, FolderSpec{Name: "X"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("folder of a missing mailbox: %v", err)
+	}
+	body := putBody(t, st, "Subject: x\r\n\r\nx\r\n")
+	res := st.Append(ctx, body, []AppendTarget{{Shard: 0, Mailbox: 5, Folder: "X"}})
+	if !errors.Is(res[0].Err, ErrNotFound) {
+		t.Fatalf("append to a missing mailbox: %v", res[0].Err)
+	}
+	newMailbox(t, st, 0, 6)
+	other, _ := st.Mailbox(0, 6)
+	if err := other.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.CreateFolder(ctx, FolderSpec{Name: "Y/Z"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("folder of a deleted mailbox: %v", err)
+	}
 }
