@@ -239,23 +239,32 @@ func (db *DB) Close() error {
 }
 
 func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
-	var version int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this program knows (%d): refusing to open with an older Petrel", version, len(migrations))
-	}
-	for v := version; v < len(migrations); v++ {
+	// The version is read inside the write transaction (BEGIN IMMEDIATE):
+	// two admin commands started at once on a stopped server's folder
+	// each open the databases, and the second must see the first's
+	// migration done rather than run it again (ALTER TABLE would fail).
+	for {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		var version int
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", v+1, err)
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		if version > len(migrations) {
+			tx.Rollback()
+			return fmt.Errorf("schema version %d is newer than this program knows (%d): refusing to open with an older Petrel", version, len(migrations))
+		}
+		if version == len(migrations) {
+			return tx.Rollback()
+		}
+		if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", version+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version+1)); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -263,5 +272,4 @@ func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
 			return err
 		}
 	}
-	return nil
 }

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -113,5 +115,45 @@ func TestIdleFreePagesReturned(t *testing.T) {
 	var rows int
 	if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&rows); err != nil || rows != 25 {
 		t.Errorf("%d rows, %v; want 25", rows, err)
+	}
+}
+
+// TestConcurrentMigration: several handles opening one database at once
+// (two admin commands on a stopped server's folder) run each migration
+// once: a migration that cannot run twice (ADD COLUMN) does not fail the
+// second opener, and the schema ends at the last version.
+func TestConcurrentMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	migrations := []string{
+		`CREATE TABLE t (a INTEGER);`,
+		`ALTER TABLE t ADD COLUMN b INTEGER NOT NULL DEFAULT 0;`,
+		`ALTER TABLE t ADD COLUMN c INTEGER NOT NULL DEFAULT 0;`,
+		`ALTER TABLE t DROP COLUMN b;`,
+	}
+	for round := range 5 {
+		p := filepath.Join(filepath.Dir(path), fmt.Sprintf("m%d.db", round))
+		dbs := make([]*DB, 4)
+		errs := make([]error, len(dbs))
+		var wg sync.WaitGroup
+		for i := range dbs {
+			wg.Go(func() { dbs[i], errs[i] = Open(ctx, p, migrations) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, opener %d: %v", round, i, err)
+			}
+		}
+		var v int
+		if err := dbs[0].Read.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != len(migrations) {
+			t.Fatalf("version %d (%v), want %d", v, err, len(migrations))
+		}
+		if _, err := dbs[1].Write.Exec(`INSERT INTO t(a, c) VALUES (1, 2)`); err != nil {
+			t.Fatal(err)
+		}
+		for _, db := range dbs {
+			db.Close()
+		}
 	}
 }
