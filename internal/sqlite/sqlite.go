@@ -260,6 +260,15 @@ func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
 		if version == len(migrations) {
 			return tx.Rollback()
 		}
+		// Reading a table checks the schema cookie, which makes the
+		// connection reload a schema another connection changed since
+		// it last read it: ALTER TABLE ... DROP COLUMN checks its column
+		// against the cached schema and does not retry when it is stale.
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+			tx.Rollback()
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %d: %w", version+1, err)

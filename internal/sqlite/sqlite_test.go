@@ -124,7 +124,7 @@ func TestIdleFreePagesReturned(t *testing.T) {
 // second opener, and the schema ends at the last version.
 func TestConcurrentMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "m.db")
+	dir := t.TempDir()
 	migrations := []string{
 		`CREATE TABLE t (a INTEGER);`,
 		`ALTER TABLE t ADD COLUMN b INTEGER NOT NULL DEFAULT 0;`,
@@ -132,7 +132,17 @@ func TestConcurrentMigration(t *testing.T) {
 		`ALTER TABLE t DROP COLUMN b;`,
 	}
 	for round := range 5 {
-		p := filepath.Join(filepath.Dir(path), fmt.Sprintf("m%d.db", round))
+		p := filepath.Join(dir, fmt.Sprintf("m%d.db", round))
+		// The database exists (in WAL mode) at its first version, as a
+		// stopped server's databases do before an upgrade. (Creating a
+		// database from several handles at once can fail with
+		// SQLITE_BUSY while its journal becomes a WAL: SQLite does not
+		// wait there.)
+		first, err := Open(ctx, p, migrations[:1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		first.Close()
 		dbs := make([]*DB, 4)
 		errs := make([]error, len(dbs))
 		var wg sync.WaitGroup
