@@ -2,9 +2,14 @@
 // one immutable file per distinct body (named by the SHA-256 of its bytes),
 // however many mailboxes hold it.
 //
-// A body is spooled to a temporary file while it is received and hashed, then
-// made durable (file fsync, rename into place, directory fsync) before any
-// transaction that references it commits. Reference counts live with the
+// A body is received and hashed in memory (up to 1 MiB; a larger one goes to
+// a temporary file as it arrives), then made durable before any transaction
+// that references it commits: a body in memory is written straight under its
+// hash name with O_DSYNC and its folder fsynced; a larger one is fdatasynced,
+// renamed into place and its folder fsynced. A crash can leave a partial
+// file under a hash name, never a reference to it: the next Commit of those
+// bytes finds the file different and replaces it, and the orphan sweep
+// removes it otherwise. Reference counts live with the
 // references, in the store's shards; this package only keeps bodies safe
 // from the collector while a transaction may still reference them (Pin) and
 // deletes a body when the collector says so (Remove, under Lock).
@@ -13,6 +18,7 @@
 package blob
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -64,6 +70,13 @@ type Store struct {
 
 	fanoutMu sync.Mutex
 	fanout   [256]*os.File // open fan-out folders, for fsync
+
+	// committing holds, for each body a Commit is writing, a channel
+	// closed when it is done: Commits of the same bytes run one after
+	// the other, so that only one says it created the file and none
+	// reads a file another is still writing.
+	commitMu   sync.Mutex
+	committing map[Hash]chan struct{}
 }
 
 // memLimit is the size up to which a spooled body is also kept in memory for
@@ -72,7 +85,7 @@ const memLimit = 1 << 20
 
 // Open opens (creating if needed) the blob store in dir.
 func Open(dir string) (*Store, error) {
-	s := &Store{dir: dir, tmp: filepath.Join(dir, "tmp")}
+	s := &Store{dir: dir, tmp: filepath.Join(dir, "tmp"), committing: map[Hash]chan struct{}{}}
 	if err := os.MkdirAll(s.tmp, 0o750); err != nil {
 		return nil, err
 	}
@@ -240,7 +253,7 @@ func (w *spillWriter) Write(p []byte) (int, error) {
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
-		f, err := w.sp.s.createTemp()
+		f, err := w.sp.s.createTemp(0)
 		if err != nil {
 			return 0, err
 		}
@@ -319,45 +332,154 @@ func (sp *Spooled) Bytes() ([]byte, error) {
 // must hold Pin(sp.Hash) from before Commit until its referencing
 // transaction is over.
 func (sp *Spooled) Commit() (created bool, err error) {
+	done := sp.s.serialize(sp.Hash)
+	defer done()
+	if sp.f == nil {
+		return sp.s.writeFinal(sp.Hash, sp.mem)
+	}
+	// A spilled body (over 1 MiB) is only ever named by the rename below,
+	// after its fdatasync: a file under its name is whole.
 	final := sp.s.Path(sp.Hash)
 	if _, err := os.Stat(final); err == nil {
-		// Single-instance: the same bytes are already stored. The file's
-		// data was fsynced before it got its name, but the delivery that
-		// named it may not have fsynced the folder yet: do it, so that the
-		// reference about to be committed never outlives the name.
 		return false, sp.s.syncFanout(sp.Hash)
-	}
-	if sp.f == nil {
-		// A small body still in memory: write it out now (Commit runs
-		// off the delivery's critical path, beside the SQL work).
-		f, err := sp.s.createTemp()
-		if err != nil {
-			return false, err
-		}
-		sp.f = f
-		if _, err := f.Write(sp.mem); err != nil {
-			return false, err
-		}
 	}
 	// fdatasync writes the data and the size (what reading it back needs);
 	// the name is made durable by the folder's fsync below.
 	if err := unix.Fdatasync(int(sp.f.Fd())); err != nil {
 		return false, err
 	}
-	if err := os.Rename(sp.f.Name(), final); err != nil {
-		return false, err
+	if err := unix.Rename(sp.f.Name(), final); err != nil {
+		return false, &os.LinkError{Op: "rename", Old: sp.f.Name(), New: final, Err: err}
 	}
 	sp.renamed = true
 	return true, sp.s.syncFanout(sp.Hash)
 }
 
+// serialize waits until no other Commit of h runs, and marks one as running
+// until done is called.
+func (s *Store) serialize(h Hash) (done func()) {
+	for {
+		s.commitMu.Lock()
+		busy, ok := s.committing[h]
+		if !ok {
+			ch := make(chan struct{})
+			s.committing[h] = ch
+			s.commitMu.Unlock()
+			return func() {
+				s.commitMu.Lock()
+				delete(s.committing, h)
+				s.commitMu.Unlock()
+				close(ch)
+			}
+		}
+		s.commitMu.Unlock()
+		<-busy
+	}
+}
+
+// writeFinal makes a body held in memory durable under its hash name. It is
+// created there (O_EXCL) and written with O_DSYNC, so the write returns once
+// the data and the size are on disk: one file, two system calls and one
+// flush, where a temporary file also needs an fdatasync, a rename and a
+// second folder entry. (Commit runs off the delivery's critical path,
+// beside the SQL work.)
+func (s *Store) writeFinal(h Hash, content []byte) (created bool, err error) {
+	final := s.Path(h)
+	f, err := openBlocking(final, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_DSYNC, 0o440)
+	if errors.Is(err, fs.ErrExist) {
+		return s.adopt(h, content)
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = f.Write(content)
+	if err == nil && len(content) == 0 {
+		err = unix.Fdatasync(int(f.Fd())) // no write to carry O_DSYNC
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// Nothing references the partial file: take it back.
+		os.Remove(final)
+		return false, err
+	}
+	return true, s.syncFanout(h)
+}
+
+// adopt is Commit for a body whose name is already taken. Usually it holds
+// the same bytes (single instance: another delivery stored them); the
+// delivery that wrote them may not have fsynced the folder yet, so do it,
+// so that the reference about to be committed never outlives the name. If
+// the file differs, it is what a crash left of an interrupted Commit (no
+// reference to it was ever committed, since references commit only after
+// Commit returns): replace it.
+func (s *Store) adopt(h Hash, content []byte) (created bool, err error) {
+	final := s.Path(h)
+	f, err := openBlocking(final, unix.O_RDONLY, 0)
+	if err != nil {
+		return false, err
+	}
+	same, err := sameContent(f, content)
+	if err == nil && same {
+		// Its data may have been written by a process that stopped
+		// before the flush: make sure it is on disk.
+		err = unix.Fdatasync(int(f.Fd()))
+	}
+	f.Close()
+	if err != nil {
+		return false, err
+	}
+	if same {
+		return false, s.syncFanout(h)
+	}
+	tmp, err := s.createTemp(unix.O_DSYNC)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(content)
+	if err == nil && len(content) == 0 {
+		err = unix.Fdatasync(int(tmp.Fd()))
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), final)
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, s.syncFanout(h)
+}
+
+// sameContent reports whether f holds exactly content.
+func sameContent(f *os.File, content []byte) (bool, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if info.Size() != int64(len(content)) {
+		return false, nil
+	}
+	buf := make([]byte, len(content))
+	if _, err := io.ReadFull(f, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	return bytes.Equal(buf, content), nil
+}
+
 // createTemp creates a temporary body file, read-only from the start (the
 // descriptor returned may still write it), so no chmod is needed later.
-func (s *Store) createTemp() (*os.File, error) {
+func (s *Store) createTemp(flags int) (*os.File, error) {
 	var rnd [12]byte
 	for {
 		rand.Read(rnd[:])
-		f, err := openBlocking(filepath.Join(s.tmp, "in-"+hex.EncodeToString(rnd[:])), unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o440)
+		f, err := openBlocking(filepath.Join(s.tmp, "in-"+hex.EncodeToString(rnd[:])), unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|flags, 0o440)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,6 +65,75 @@ func TestSpoolCommitSmallAndLarge(t *testing.T) {
 		if n := tmpFiles(t, s); n != 0 {
 			t.Fatalf("size %d: %d temporary files left", size, n)
 		}
+		info, err := os.Stat(s.Path(sp.Hash))
+		if err != nil || info.Mode().Perm() != 0o440 {
+			t.Fatalf("size %d: stored file mode %v (%v), want read-only", size, info.Mode(), err)
+		}
+	}
+}
+
+// A body spooled and never committed (a delivery that failed, or the process
+// stopping before Commit) leaves nothing in the store or in tmp.
+func TestUncommittedLeavesNothing(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	for _, size := range []int{10, 2 * memLimit} { // in memory, spilled
+		sp, err := s.Spool(bytes.NewReader(bytes.Repeat([]byte("x"), size)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sp.Bytes(); err != nil {
+			t.Fatal(err)
+		}
+		sp.Close()
+		if n := tmpFiles(t, s); n != 0 {
+			t.Fatalf("size %d: %d temporary files left", size, n)
+		}
+		if s.Exists(sp.Hash) {
+			t.Fatalf("size %d: an uncommitted body is in the store", size)
+		}
+	}
+}
+
+// Concurrent Commits of the same bytes: exactly one adds the file, all
+// succeed, and the stored bytes are whole.
+func TestConcurrentCommitsOfTheSameBody(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	for _, size := range []int{5000, memLimit + 10} { // in memory, spilled
+		content := bytes.Repeat([]byte("same body\r\n"), size/11+1)[:size]
+		const n = 8
+		var wg sync.WaitGroup
+		created := make([]bool, n)
+		errs := make([]error, n)
+		for i := range n {
+			sp, err := s.Spool(bytes.NewReader(content), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Go(func() {
+				defer sp.Close()
+				created[i], errs[i] = sp.Commit()
+			})
+		}
+		wg.Wait()
+		made := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("size %d: commit %d: %v", size, i, errs[i])
+			}
+			if created[i] {
+				made++
+			}
+		}
+		if made != 1 {
+			t.Fatalf("size %d: %d commits say they created the file, want 1", size, made)
+		}
+		stored, err := os.ReadFile(s.Path(sha256.Sum256(content)))
+		if err != nil || !bytes.Equal(stored, content) {
+			t.Fatalf("size %d: stored body differs (%v)", size, err)
+		}
+		if n := tmpFiles(t, s); n != 0 {
+			t.Fatalf("size %d: %d temporary files left", size, n)
+		}
 	}
 }
 
@@ -100,5 +172,82 @@ func TestCleanTempAndWalk(t *testing.T) {
 	})
 	if len(seen) != 1 || seen[0] != sha256.Sum256([]byte("body")) {
 		t.Fatalf("Walk saw %v", seen)
+	}
+}
+
+// A crash during Commit can leave a partial file under the body's name (no
+// reference to it was committed). The next Commit of those bytes replaces
+// it; a leftover that happens to be whole is kept.
+func TestCommitReplacesCrashLeftover(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	content := bytes.Repeat([]byte("a whole body\r\n"), 400)
+	h := sha256.Sum256(content)
+	for _, c := range []struct {
+		name     string
+		leftover []byte
+		created  bool
+	}{
+		{"empty", nil, true},
+		{"truncated", content[:len(content)/2], true},
+		{"same size, other bytes", bytes.Repeat([]byte("z"), len(content)), true},
+		{"whole", content, false},
+	} {
+		if err := os.WriteFile(s.Path(h), c.leftover, 0o440); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := s.Spool(bytes.NewReader(content), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, err := sp.Commit()
+		sp.Close()
+		if err != nil || created != c.created {
+			t.Fatalf("%s: created=%v err=%v, want created=%v", c.name, created, err, c.created)
+		}
+		stored, err := os.ReadFile(s.Path(h))
+		if err != nil || !bytes.Equal(stored, content) {
+			t.Fatalf("%s: stored body differs (%d bytes, %v)", c.name, len(stored), err)
+		}
+		if n := tmpFiles(t, s); n != 0 {
+			t.Fatalf("%s: %d temporary files left", c.name, n)
+		}
+		if err := os.Remove(s.Path(h)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A Commit that cannot write its file returns the error and leaves nothing
+// under the body's name.
+func TestCommitFailureLeavesNoFile(t *testing.T) {
+	// RLIMIT_FSIZE makes the write fail with EFBIG, as a full disk
+	// would with ENOSPC, whoever runs the test.
+	s, _ := Open(t.TempDir())
+	content := bytes.Repeat([]byte("x"), 64<<10)
+	sp, err := s.Spool(bytes.NewReader(content), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	var old syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old)
+	signal.Ignore(syscall.SIGXFSZ)
+	defer signal.Reset(syscall.SIGXFSZ)
+	lim := old
+	lim.Cur = 4096
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	created, err := sp.Commit()
+	syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old)
+	if err == nil || created {
+		t.Fatalf("commit over RLIMIT_FSIZE: created=%v err=%v, want an error", created, err)
+	}
+	if s.Exists(sp.Hash) {
+		t.Fatal("a failed Commit left a file under the body's name")
+	}
+	// Once the limit is gone, the same body commits.
+	if created, err := sp.Commit(); err != nil || !created {
+		t.Fatalf("commit after the failure: created=%v err=%v", created, err)
 	}
 }
