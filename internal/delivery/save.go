@@ -122,11 +122,20 @@ func (b *Batch) Commit(ctx context.Context) ([]store.AppendResult, error) {
 // Close releases what the batch holds; bodies it stored that no committed
 // message references are taken back.
 func (b *Batch) Close() {
+	// Every pin goes before any body is dropped: dropping takes the
+	// body's lock stripe exclusively, which waits for the pins, and a
+	// batch may hold the same body (or another of the 256 stripes' worth)
+	// twice.
 	for _, pm := range b.msgs {
 		<-pm.done
 		pm.unpin()
 		pm.spool.Close()
-		if !b.ok && pm.made {
+	}
+	if !b.ok {
+		for _, pm := range b.msgs {
+			if !pm.made {
+				continue
+			}
 			if err := b.p.store.DropIfUnreferenced(context.Background(), pm.spool.Hash); err != nil {
 				b.p.log.Warn("drop unreferenced body", "err", err)
 			}

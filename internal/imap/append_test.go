@@ -174,6 +174,41 @@ func TestMultiAppendOverQuota(t *testing.T) {
 	}
 }
 
+// TestMultiAppendSameBodyRefused: a MULTIAPPEND that holds one message twice
+// and is refused at its third message saves nothing, and the body it had
+// stored is taken back without a deadlock (the batch used to drop that body
+// while its second copy still pinned it, and from then on every save of a
+// body in the same lock stripe hung).
+func TestMultiAppendSameBodyRefused(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, 0, "alice")
+	rc := ts.raw(t)
+	rc.login("alice")
+	m := testMessage("twice")
+	// Synchronizing literals, and a pause before the second copy, so that
+	// the first copy is the one that stores the body.
+	rc.send(fmt.Sprintf("a APPEND INBOX {%d}", len(m)))
+	if l := rc.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("continuation 1: %q", l)
+	}
+	rc.send(m + fmt.Sprintf(" {%d}", len(m)))
+	if l := rc.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("continuation 2: %q", l)
+	}
+	time.Sleep(200 * time.Millisecond)
+	rc.send(m + fmt.Sprintf(" (\\Bogus) {%d+}\r\n%s", len(m), m))
+	if l := rc.line(); !strings.HasPrefix(l, "a BAD") {
+		t.Fatalf("bad flag on the third message: %q", l)
+	}
+	sameLines(t, "nothing saved", rc.cmd("b", "STATUS INBOX (MESSAGES)"), []string{
+		"* STATUS INBOX (MESSAGES 0)", "b OK STATUS completed",
+	})
+	rc.send(fmt.Sprintf("c APPEND INBOX {%d+}\r\n%s", len(m), m))
+	if l := rc.line(); !strings.HasPrefix(l, "c OK [APPENDUID ") {
+		t.Fatalf("APPEND of the same message after the refusal: %q", l)
+	}
+}
+
 // TestMultiAppend saves three messages in one APPEND (RFC 3502) with
 // synchronizing and non-synchronizing literals; then a MULTIAPPEND whose
 // third message is refused saves none of them.
