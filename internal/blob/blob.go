@@ -382,29 +382,49 @@ func (s *Store) serialize(h Hash) (done func()) {
 // the data and the size are on disk: one file, two system calls and one
 // flush, where a temporary file also needs an fdatasync, a rename and a
 // second folder entry. (Commit runs off the delivery's critical path,
-// beside the SQL work.)
+// beside the SQL work.) As with every Commit, created may be true with an
+// error when only the folder's fsync failed.
 func (s *Store) writeFinal(h Hash, content []byte) (created bool, err error) {
 	final := s.Path(h)
-	f, err := openBlocking(final, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_DSYNC, 0o440)
-	if errors.Is(err, fs.ErrExist) {
-		return s.adopt(h, content)
+	for range 3 {
+		f, err := openBlocking(final, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_DSYNC, 0o440)
+		if errors.Is(err, fs.ErrExist) {
+			created, err := s.adopt(h, content)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed between the two opens: create it
+			}
+			return created, err
+		}
+		if err != nil {
+			return false, err
+		}
+		_, err = f.Write(content)
+		if err == nil && len(content) == 0 {
+			err = unix.Fdatasync(int(f.Fd())) // no write to carry O_DSYNC
+		}
+		if err != nil {
+			// Nothing references the partial file: take it back,
+			// if the name is still ours.
+			removeIfSame(f, final)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return false, err
+		}
+		return true, s.syncFanout(h)
 	}
-	if err != nil {
-		return false, err
+	return false, fmt.Errorf("blob: %s keeps appearing and disappearing", final)
+}
+
+// removeIfSame removes name if it is still the file f.
+func removeIfSame(f *os.File, name string) {
+	mine, err1 := f.Stat()
+	now, err2 := os.Lstat(name)
+	if err1 == nil && err2 == nil && os.SameFile(mine, now) {
+		os.Remove(name)
 	}
-	_, err = f.Write(content)
-	if err == nil && len(content) == 0 {
-		err = unix.Fdatasync(int(f.Fd())) // no write to carry O_DSYNC
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		// Nothing references the partial file: take it back.
-		os.Remove(final)
-		return false, err
-	}
-	return true, s.syncFanout(h)
 }
 
 // adopt is Commit for a body whose name is already taken. Usually it holds
@@ -413,7 +433,8 @@ func (s *Store) writeFinal(h Hash, content []byte) (created bool, err error) {
 // so that the reference about to be committed never outlives the name. If
 // the file differs, it is what a crash left of an interrupted Commit (no
 // reference to it was ever committed, since references commit only after
-// Commit returns): replace it.
+// Commit returns): replace it. It fails with fs.ErrNotExist if the name is
+// gone.
 func (s *Store) adopt(h Hash, content []byte) (created bool, err error) {
 	final := s.Path(h)
 	f, err := openBlocking(final, unix.O_RDONLY, 0)
