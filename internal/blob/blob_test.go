@@ -256,3 +256,34 @@ func TestCommitFailureLeavesNoFile(t *testing.T) {
 		t.Fatalf("commit after the failure: created=%v err=%v", created, err)
 	}
 }
+
+// Stage writes a body under its name like Commit (single instance
+// included, spilled bodies committed whole), and Sync succeeds on the
+// store's file system.
+func TestStageThenSync(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	for _, size := range []int{0, 5000, memLimit + 1} {
+		content := bytes.Repeat([]byte("s"), size)
+		for i, wantCreated := range []bool{true, false} {
+			sp, err := s.Spool(bytes.NewReader(content), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			created, err := sp.Stage()
+			sp.Close()
+			if err != nil || created != wantCreated {
+				t.Fatalf("size %d, stage %d: created=%v err=%v", size, i, created, err)
+			}
+		}
+		stored, err := os.ReadFile(s.Path(sha256.Sum256(content)))
+		if err != nil || !bytes.Equal(stored, content) {
+			t.Fatalf("size %d: staged body differs (%v)", size, err)
+		}
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := tmpFiles(t, s); n != 0 {
+		t.Fatalf("%d temporary files left", n)
+	}
+}

@@ -72,6 +72,8 @@ type Pipeline struct {
 	log   *slog.Logger
 	// freeBytes reports the space available to the data folder.
 	freeBytes func(path string) (int64, error)
+	// syncBodies makes a batch's staged bodies durable (Batch.Commit).
+	syncBodies func() error
 
 	// The last free space read, reused for freeFresh (two statfs calls
 	// per message were 1 % of the server's CPU under a delivery load),
@@ -90,7 +92,7 @@ const freeFresh = 100 * time.Millisecond
 
 // New makes a pipeline.
 func New(dir *directory.Directory, st *store.Store, cfg Config, log *slog.Logger) *Pipeline {
-	return &Pipeline{dir: dir, store: st, cfg: cfg, log: log, freeBytes: statfsFree}
+	return &Pipeline{dir: dir, store: st, cfg: cfg, log: log, freeBytes: statfsFree, syncBodies: st.Blobs().Sync}
 }
 
 // Config returns the pipeline's limits.

@@ -25,8 +25,8 @@ type Batch struct {
 	ok    bool
 }
 
-// pending is one message of a batch whose body is being made durable in
-// the background: its goroutine writes made and err, then closes done.
+// pending is one message of a batch whose body is being stored in the
+// background: its goroutine writes made and err, then closes done.
 type pending struct {
 	spool *blob.Spooled
 	unpin func()
@@ -34,6 +34,14 @@ type pending struct {
 	made  bool
 	err   error
 }
+
+// stagedFrom is the first message of a batch whose body is staged
+// (blob.Spooled.Stage: written, not flushed) rather than committed: the
+// messages after it, made durable all at once by one blob.Store.Sync in
+// Commit. The first message is committed on its own, overlapping the SQL
+// as a delivery's body does, so a single APPEND never pays for a syncfs,
+// which writes back the whole file system's dirty data.
+const stagedFrom = 1
 
 // NewBatch starts saving messages for a user.
 func (p *Pipeline) NewBatch(u directory.User) *Batch {
@@ -64,10 +72,15 @@ func (b *Batch) Add(r io.Reader, folder string, flags store.Flags, keywords []st
 		date = time.Now()
 	}
 	pm := &pending{spool: sp, unpin: b.p.store.Blobs().Pin(sp.Hash), done: make(chan struct{})}
+	staged := len(b.msgs) >= stagedFrom
 	b.msgs = append(b.msgs, pm)
 	go func() {
 		defer close(pm.done)
-		pm.made, pm.err = sp.Commit()
+		if staged {
+			pm.made, pm.err = sp.Stage()
+		} else {
+			pm.made, pm.err = sp.Commit()
+		}
 	}()
 	b.items = append(b.items, store.AppendItem{
 		Body: store.Body{Hash: sp.Hash, Size: sp.Size, Meta: message.Parse(raw).Marshal(), Durable: func() error {
@@ -105,6 +118,9 @@ func (b *Batch) Commit(ctx context.Context) ([]store.AppendResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.syncStaged(); err != nil {
+		return nil, b.p.spoolError(err)
+	}
 	res, err := mb.AppendAll(ctx, b.items, b.user.Quota)
 	switch {
 	case err == nil:
@@ -117,6 +133,20 @@ func (b *Batch) Commit(ctx context.Context) ([]store.AppendResult, error) {
 	default:
 		return nil, b.p.spoolError(err)
 	}
+}
+
+// syncStaged makes the staged bodies durable, once they are all written.
+func (b *Batch) syncStaged() error {
+	if len(b.msgs) <= stagedFrom {
+		return nil
+	}
+	for _, pm := range b.msgs[stagedFrom:] {
+		<-pm.done
+		if pm.err != nil {
+			return pm.err
+		}
+	}
+	return b.p.syncBodies()
 }
 
 // Close releases what the batch holds; bodies it stored that no committed

@@ -120,9 +120,7 @@ func TestAppendLimitTooBig(t *testing.T) {
 
 // TestMultiAppendAtomic: MULTIAPPEND (RFC 3502) saves all messages or
 // none: when the second is refused (over APPENDLIMIT), the first is not
-// saved either, and no "+" comes for the second. (A MULTIAPPEND that saves
-// two messages or more is kept out of the suite: delivery.Batch.Add races,
-// see the report.)
+// saved either, and no "+" comes for the second.
 func TestMultiAppendAtomic(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, 0, "alice")
