@@ -277,6 +277,25 @@ const (
 	bodyFetch    = "FETCH 1:* BODY.PEEK[]"
 )
 
+// indexedBeforeFetch waits, on Petrel, until the fill is indexed, so that
+// FETCH is timed alone: Petrel indexes in the background, and when the
+// index step has not waited for it already (an IMAP-only run), FETCH would
+// compete with the indexing, the more so the faster the fill.
+func indexedBeforeFetch(ctx context.Context, t imapServer, user string, n int, rec *imapRecord, cfg imapConfig, indexStep bool) error {
+	p, ok := t.(*petrelTarget)
+	if !ok || indexStep {
+		return nil
+	}
+	ir, err := p.IndexAfterFill(ctx, user, n, rec.fillStart, rec.fillEnd, cfg.indexTimeout)
+	if err != nil {
+		return fmt.Errorf("full-text index before FETCH: %w", err)
+	}
+	if !ir.available {
+		logf("imap, %s: could not wait for the full-text index before FETCH: %s", t.Name(), ir.note)
+	}
+	return nil
+}
+
 // runIMAP runs the IMAP workloads on t from a fresh data folder.
 func runIMAP(ctx context.Context, t imapServer, corpus []message, cfg imapConfig) imapRecord {
 	rec := imapRecord{target: t.Name(), messages: cfg.messages, disk: -1, indexDisk: -1, note: cfg.note}
@@ -370,6 +389,9 @@ func runIMAP(ctx context.Context, t imapServer, corpus []message, cfg imapConfig
 	if cfg.fetch {
 		if why := skipReason(t, "fetch"); why != "" {
 			rec.skip("fetch", why)
+		} else if err := indexedBeforeFetch(ctx, t, user, len(msgs), &rec, cfg, indexStep); err != nil {
+			rec.err = err
+			return rec
 		} else if err := imapFetches(ctx, t, user, cfg, &rec); err != nil {
 			rec.err = err
 			return rec

@@ -206,7 +206,8 @@ func (r *imapReport) markdown() string {
 	w("- **FETCH:** on one connection, `SELECT INBOX`, then `%s` %d times, then `%s` %d times; each timed from sending the command to its tagged OK, "+
 		"with every response read. Every run is checked: exactly %d FETCH responses for %d distinct sequence numbers; for the summary, UID, FLAGS, ENVELOPE, "+
 		"BODYSTRUCTURE and RFC822.SIZE in each and the RFC822.SIZEs adding up to the bytes appended; for the bodies, the BODY[] literals adding up to them. "+
-		"The **first** run comes right after the fill (the server's index/cache of the new messages not yet built or read; the message files still in the page cache, "+
+		"The **first** run comes right after the fill (Petrel: once its background full-text indexing of the fill is over, so that FETCH is timed alone; "+
+		"the server's index/cache of the new messages not yet built or read; the message files still in the page cache, "+
 		"just written); **warm** is the median (min–max) of the %d runs after it.\n",
 		summaryFetch, c.runs+1, bodyFetch, c.runs+1, c.messages, c.messages, c.runs)
 	settle := ""
