@@ -152,8 +152,9 @@ func TestLMTPMessagesPerWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.lmtpMessages(1) != 3000 || o.lmtpMessages(5) != 600 {
-		t.Errorf("full: %d and %d timed messages", o.lmtpMessages(1), o.lmtpMessages(5))
+	o.wholeCorpus(6046)
+	if o.lmtpMessages(1) != 5946 || o.lmtpMessages(5) != 1189 {
+		t.Errorf("full: %d and %d timed messages, want the corpus less the warm-up", o.lmtpMessages(1), o.lmtpMessages(5))
 	}
 	o, _ = parseFlags([]string{"--smoke"})
 	if o.lmtpMessages(1) != 30 || o.lmtpMessages(5) != 30 {

@@ -71,7 +71,7 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	var rcpts, targets, workloads string
 	fs.BoolVar(&o.smoke, "smoke", false, "tiny run of every workload (under a minute) that fails on any failure; see the README for its sizes")
-	fs.IntVar(&o.messages, "messages", 3000, "lmtp: timed messages per run with 1 recipient; a workload with R recipients delivers this / R (at least 50); 0 = the whole corpus (30 with --smoke)")
+	fs.IntVar(&o.messages, "messages", 0, "lmtp: timed messages per run with 1 recipient; a workload with R recipients delivers this / R (at least 50); 0 = the whole corpus less the warm-up (30 with --smoke)")
 	fs.IntVar(&o.warmup, "warmup", 100, "lmtp: untimed warm-up messages per run (5 with --smoke)")
 	fs.IntVar(&o.runs, "runs", 3, "lmtp: runs per server and workload, each from a fresh data folder (1 with --smoke)")
 	fs.IntVar(&o.conns, "conns", 4, "lmtp: concurrent LMTP connections")
@@ -188,6 +188,14 @@ func parseFlags(args []string) (*options, error) {
 	return o, nil
 }
 
+// wholeCorpus sets --messages 0 to the corpus once, warm-up included, so
+// that no body is delivered twice in a run (Petrel would store it once).
+func (o *options) wholeCorpus(corpus int) {
+	if o.messages == 0 {
+		o.messages = max(corpus-o.warmup, 1)
+	}
+}
+
 // lmtpMessages is the number of timed messages of a workload with rcpts
 // recipients.
 func (o *options) lmtpMessages(rcpts int) int {
@@ -239,9 +247,7 @@ func run() int {
 		return 1
 	}
 	logf("corpus: %d messages, %.1f MiB (CRLF) from %s", cinfo.Messages, float64(cinfo.Bytes)/(1<<20), tgz)
-	if o.messages == 0 {
-		o.messages = len(corpus)
-	}
+	o.wholeCorpus(len(corpus))
 
 	root, err := os.MkdirTemp("", "petrel-bench-")
 	if err != nil {
