@@ -66,7 +66,7 @@ type Store struct {
 	// stripes guard bodies between "the file is there" and "a committed
 	// row references it": a delivery holds the read side (Pin), the
 	// collector the write side (Lock) while it checks and deletes.
-	stripes [256]sync.RWMutex
+	stripes [256]stripe
 
 	fanoutMu sync.Mutex
 	fanout   [256]*os.File // open fan-out folders, for fsync
@@ -153,16 +153,72 @@ func (s *Store) Exists(h Hash) bool {
 // transaction that references the body has committed (or failed).
 func (s *Store) Pin(h Hash) (unpin func()) {
 	m := &s.stripes[h[0]]
-	m.RLock()
-	return m.RUnlock
+	m.rlock()
+	return m.runlock
 }
 
 // Lock gives the collector exclusive use of a body: no delivery can be
 // between "file exists" and "reference committed" while it is held.
 func (s *Store) Lock(h Hash) (unlock func()) {
 	m := &s.stripes[h[0]]
-	m.Lock()
-	return m.Unlock
+	m.lock()
+	return m.unlock
+}
+
+// stripe is a readers-writer lock that prefers readers: a Pin waits only
+// while a Lock is held, never for one that is waiting. sync.RWMutex makes
+// a new reader wait behind a waiting writer, and a batch (MULTIAPPEND)
+// pins one body after another while holding the pins of the earlier ones:
+// a collector waiting for a stripe the batch held would then stop the
+// batch's next Pin on that stripe, and neither could go on. A Lock may
+// wait while pins come and go; the collector is in no hurry.
+type stripe struct {
+	mu      sync.Mutex
+	free    sync.Cond // signalled when readers drop to 0 or the writer leaves
+	readers int
+	writer  bool
+}
+
+func (m *stripe) rlock() {
+	m.mu.Lock()
+	for m.writer {
+		m.wait()
+	}
+	m.readers++
+	m.mu.Unlock()
+}
+
+func (m *stripe) runlock() {
+	m.mu.Lock()
+	m.readers--
+	if m.readers == 0 {
+		m.free.Broadcast()
+	}
+	m.mu.Unlock()
+}
+
+func (m *stripe) lock() {
+	m.mu.Lock()
+	for m.writer || m.readers > 0 {
+		m.wait()
+	}
+	m.writer = true
+	m.mu.Unlock()
+}
+
+func (m *stripe) unlock() {
+	m.mu.Lock()
+	m.writer = false
+	m.free.Broadcast()
+	m.mu.Unlock()
+}
+
+// wait waits on free, with mu held.
+func (m *stripe) wait() {
+	if m.free.L == nil {
+		m.free.L = &m.mu
+	}
+	m.free.Wait()
 }
 
 // Remove deletes a body. Call it only under Lock, after checking that no
@@ -341,7 +397,7 @@ func (sp *Spooled) Commit() (created bool, err error) {
 }
 
 // Stage is Commit without waiting for the disk, for a batch of bodies made
-// durable together by one Store.Sync: a body held in memory is written
+// durable together by one Syncer.Sync (opened before): a body held in memory is written
 // under its hash name, and nothing is flushed (a spilled body is committed
 // whole, as by Commit). Until Sync returns, a crash may leave the file
 // partial: no reference to it may be committed before. The caller holds
@@ -355,29 +411,43 @@ func (sp *Spooled) Stage() (created bool, err error) {
 	return sp.commitSpilled()
 }
 
-// Sync makes every body staged before it durable, with their names: one
-// syncfs(2) of the store's file system. It writes back whatever else is
-// dirty there too, so it pays only for a batch (a MULTIAPPEND of many
-// messages): a flush per body costs several times more CPU on this
-// machine (docs/design.md, "Bodies"). syncfs reports write-back errors
-// since Linux 5.8.
-func (s *Store) Sync() error {
+// Syncer makes staged bodies durable: one syncfs(2) of the store's file
+// system, which writes back whatever else is dirty there too, so it pays
+// only for a batch (a MULTIAPPEND of many messages): a flush per body costs
+// several times more CPU on this machine (docs/design.md, "Bodies").
+//
+// Open it before staging: syncfs reports a write-back error to every
+// descriptor opened before the error (Linux 5.8 and later; earlier kernels
+// report none), but to one opened after only if nobody saw it yet, and
+// another batch's syncfs may have.
+type Syncer struct{ d *os.File }
+
+// OpenSyncer opens a Syncer on the store's folder.
+func (s *Store) OpenSyncer() (*Syncer, error) {
 	d, err := openBlocking(s.dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer d.Close()
+	return &Syncer{d: d}, nil
+}
+
+// Sync makes every body staged since the Syncer was opened durable, with
+// their names.
+func (y *Syncer) Sync() error {
 	for {
-		err := unix.Syncfs(int(d.Fd()))
+		err := unix.Syncfs(int(y.d.Fd()))
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return &os.PathError{Op: "syncfs", Path: s.dir, Err: err}
+			return &os.PathError{Op: "syncfs", Path: y.d.Name(), Err: err}
 		}
 		return nil
 	}
 }
+
+// Close releases the Syncer's descriptor.
+func (y *Syncer) Close() error { return y.d.Close() }
 
 // commitSpilled is Commit for a body over 1 MiB, in its temporary file.
 func (sp *Spooled) commitSpilled() (created bool, err error) {

@@ -73,7 +73,7 @@ type Pipeline struct {
 	// freeBytes reports the space available to the data folder.
 	freeBytes func(path string) (int64, error)
 	// syncBodies makes a batch's staged bodies durable (Batch.Commit).
-	syncBodies func() error
+	syncBodies func(*blob.Syncer) error
 
 	// The last free space read, reused for freeFresh (two statfs calls
 	// per message were 1 % of the server's CPU under a delivery load),
@@ -92,7 +92,7 @@ const freeFresh = 100 * time.Millisecond
 
 // New makes a pipeline.
 func New(dir *directory.Directory, st *store.Store, cfg Config, log *slog.Logger) *Pipeline {
-	return &Pipeline{dir: dir, store: st, cfg: cfg, log: log, freeBytes: statfsFree, syncBodies: st.Blobs().Sync}
+	return &Pipeline{dir: dir, store: st, cfg: cfg, log: log, freeBytes: statfsFree, syncBodies: (*blob.Syncer).Sync}
 }
 
 // Config returns the pipeline's limits.

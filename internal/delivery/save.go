@@ -18,11 +18,12 @@ import (
 // none. The same limits as delivery apply: message size, disk reserve and
 // quota.
 type Batch struct {
-	p     *Pipeline
-	user  directory.User
-	items []store.AppendItem
-	msgs  []*pending
-	ok    bool
+	p      *Pipeline
+	user   directory.User
+	items  []store.AppendItem
+	msgs   []*pending
+	ok     bool
+	syncer *blob.Syncer // opened before the first body is staged
 }
 
 // pending is one message of a batch whose body is being stored in the
@@ -71,8 +72,14 @@ func (b *Batch) Add(r io.Reader, folder string, flags store.Flags, keywords []st
 	if date.IsZero() {
 		date = time.Now()
 	}
-	pm := &pending{spool: sp, unpin: b.p.store.Blobs().Pin(sp.Hash), done: make(chan struct{})}
 	staged := len(b.msgs) >= stagedFrom
+	if staged && b.syncer == nil {
+		if b.syncer, err = b.p.store.Blobs().OpenSyncer(); err != nil {
+			sp.Close()
+			return b.p.spoolError(err)
+		}
+	}
+	pm := &pending{spool: sp, unpin: b.p.store.Blobs().Pin(sp.Hash), done: make(chan struct{})}
 	b.msgs = append(b.msgs, pm)
 	go func() {
 		defer close(pm.done)
@@ -146,7 +153,7 @@ func (b *Batch) syncStaged() error {
 			return pm.err
 		}
 	}
-	return b.p.syncBodies()
+	return b.p.syncBodies(b.syncer)
 }
 
 // Close releases what the batch holds; bodies it stored that no committed
@@ -170,6 +177,10 @@ func (b *Batch) Close() {
 				b.p.log.Warn("drop unreferenced body", "err", err)
 			}
 		}
+	}
+	if b.syncer != nil {
+		b.syncer.Close()
+		b.syncer = nil
 	}
 	b.msgs, b.items = nil, nil
 }

@@ -93,7 +93,10 @@ func TestBatchSyncsStagedBodiesBeforeCommit(t *testing.T) {
 	var syncErr error
 	var wantMessages int64
 	var wantBodies int
-	p.syncBodies = func() error {
+	p.syncBodies = func(y *blob.Syncer) error {
+		if y == nil {
+			t.Error("sync without a Syncer opened before staging")
+		}
 		syncs++
 		if n := inbox(); n != wantMessages {
 			t.Errorf("sync ran with %d messages in INBOX, want %d", n, wantMessages)
