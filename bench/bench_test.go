@@ -152,7 +152,12 @@ func TestLMTPMessagesPerWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.wholeCorpus(6046)
+	if err := o.wholeCorpus(120); err == nil {
+		t.Error("a corpus barely larger than the warm-up accepted")
+	}
+	if err := o.wholeCorpus(6046); err != nil {
+		t.Fatal(err)
+	}
 	if o.lmtpMessages(1) != 5946 || o.lmtpMessages(5) != 1189 {
 		t.Errorf("full: %d and %d timed messages, want the corpus less the warm-up", o.lmtpMessages(1), o.lmtpMessages(5))
 	}

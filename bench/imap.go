@@ -281,12 +281,12 @@ const (
 // FETCH is timed alone: Petrel indexes in the background, and when the
 // index step has not waited for it already (an IMAP-only run), FETCH would
 // compete with the indexing, the more so the faster the fill.
-func indexedBeforeFetch(ctx context.Context, t imapServer, user string, n int, rec *imapRecord, cfg imapConfig, indexStep bool) error {
+func indexedBeforeFetch(ctx context.Context, t imapServer, n int, rec *imapRecord, cfg imapConfig, indexStep bool) error {
 	p, ok := t.(*petrelTarget)
 	if !ok || indexStep {
 		return nil
 	}
-	ir, err := p.IndexAfterFill(ctx, user, n, rec.fillStart, rec.fillEnd, cfg.indexTimeout)
+	ir, err := p.caughtUp(ctx, n, rec.fillStart, rec.fillEnd, cfg.indexTimeout)
 	if err != nil {
 		return fmt.Errorf("full-text index before FETCH: %w", err)
 	}
@@ -389,7 +389,7 @@ func runIMAP(ctx context.Context, t imapServer, corpus []message, cfg imapConfig
 	if cfg.fetch {
 		if why := skipReason(t, "fetch"); why != "" {
 			rec.skip("fetch", why)
-		} else if err := indexedBeforeFetch(ctx, t, user, len(msgs), &rec, cfg, indexStep); err != nil {
+		} else if err := indexedBeforeFetch(ctx, t, len(msgs), &rec, cfg, indexStep); err != nil {
 			rec.err = err
 			return rec
 		} else if err := imapFetches(ctx, t, user, cfg, &rec); err != nil {

@@ -97,8 +97,26 @@ const backlogMetric = "petrel_replication_backlog"
 func (t *petrelTarget) FullTextIndex() bool { return true }
 func (t *petrelTarget) BeforeFill(bool)     {}
 
-// IndexAfterFill polls /metrics until the replication backlog is 0.
+// IndexAfterFill waits until the replication backlog is 0 (caughtUp), then
+// rebuilds the index from nothing (rebuildIndex).
 func (t *petrelTarget) IndexAfterFill(ctx context.Context, _ string, n int, fillStart, fillEnd time.Time, timeout time.Duration) (*indexResult, error) {
+	deadline := time.Now().Add(timeout)
+	res, err := t.caughtUp(ctx, n, fillStart, fillEnd, timeout)
+	if err != nil || !res.available {
+		return res, err
+	}
+	if err := sleepCtx(ctx, indexSettle); err != nil {
+		return res, err
+	}
+	if res.sizeAfterFill, err = t.IndexSize(); err != nil {
+		res.sizeAfterFill = -1
+	}
+	return res, t.rebuildIndex(ctx, n, res, time.Until(deadline))
+}
+
+// caughtUp polls /metrics until the replication backlog is 0: the index
+// holds the n messages of the fill.
+func (t *petrelTarget) caughtUp(ctx context.Context, n int, fillStart, fillEnd time.Time, timeout time.Duration) (*indexResult, error) {
 	res := &indexResult{messages: n, how: fmt.Sprintf("first APPEND until the sum of `%s` (per shard) on `/metrics` is 0", backlogMetric)}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -116,13 +134,7 @@ func (t *petrelTarget) IndexAfterFill(ctx context.Context, _ string, n int, fill
 			res.available = true
 			res.elapsed = now.Sub(fillStart)
 			res.afterFill = now.Sub(fillEnd)
-			if err := sleepCtx(ctx, indexSettle); err != nil {
-				return res, err
-			}
-			if res.sizeAfterFill, err = t.IndexSize(); err != nil {
-				res.sizeAfterFill = -1
-			}
-			return res, t.rebuildIndex(ctx, n, res, time.Until(deadline))
+			return res, nil
 		case now.After(deadline):
 			return res, fmt.Errorf("`%s` still %.0f %s after the fill", backlogMetric, sum, now.Sub(fillEnd).Round(time.Second))
 		}

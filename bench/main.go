@@ -190,10 +190,14 @@ func parseFlags(args []string) (*options, error) {
 
 // wholeCorpus sets --messages 0 to the corpus once, warm-up included, so
 // that no body is delivered twice in a run (Petrel would store it once).
-func (o *options) wholeCorpus(corpus int) {
+func (o *options) wholeCorpus(corpus int) error {
 	if o.messages == 0 {
-		o.messages = max(corpus-o.warmup, 1)
+		if corpus-o.warmup < 50 {
+			return fmt.Errorf("--messages 0: the corpus (%d messages) leaves fewer than 50 after the %d of warm-up", corpus, o.warmup)
+		}
+		o.messages = corpus - o.warmup
 	}
+	return nil
 }
 
 // lmtpMessages is the number of timed messages of a workload with rcpts
@@ -247,7 +251,10 @@ func run() int {
 		return 1
 	}
 	logf("corpus: %d messages, %.1f MiB (CRLF) from %s", cinfo.Messages, float64(cinfo.Bytes)/(1<<20), tgz)
-	o.wholeCorpus(len(corpus))
+	if err := o.wholeCorpus(len(corpus)); err != nil {
+		logf("%v", err)
+		return 1
+	}
 
 	root, err := os.MkdirTemp("", "petrel-bench-")
 	if err != nil {
