@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,14 @@ func TestBatchSyncsStagedBodiesBeforeCommit(t *testing.T) {
 	}
 	if inbox() != 6 || bodies() != 6 {
 		t.Fatalf("after a failed sync: %d messages, %d bodies; want 6 and 6", inbox(), bodies())
+	}
+}
+
+// The pipeline syncs batches through blob.Syncer.Sync (the tests above
+// replace it to watch the order).
+func TestPipelineSyncsThroughSyncfs(t *testing.T) {
+	p, _, _ := NewTestPipeline(t, 0)
+	if got, want := reflect.ValueOf(p.syncBodies).Pointer(), reflect.ValueOf((*blob.Syncer).Sync).Pointer(); got != want {
+		t.Fatal("the pipeline's batch sync is not blob.Syncer.Sync")
 	}
 }
