@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -123,16 +124,30 @@ func startProcess(name, logPath, dir string, env []string, bin string, args ...s
 	// Pdeathsig: if the harness dies without cleaning up (SIGKILL), the
 	// server still gets a SIGTERM.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
 	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	started := make(chan error, 1)
 	go func() {
+		// The kernel sends Pdeathsig when the thread that started the
+		// child ends, not the process (go.dev/issue/27505). A server
+		// restarted for an index rebuild once got a SIGTERM that the
+		// harness did not send, 4 ms after it was ready; this is the
+		// one sender that fits. The thread stays this goroutine's
+		// until the child has exited.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.waitErr = cmd.Wait()
 		logf.Close()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
 	return p, nil
 }
 
