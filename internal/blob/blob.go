@@ -86,6 +86,9 @@ const memLimit = 1 << 20
 // Open opens (creating if needed) the blob store in dir.
 func Open(dir string) (*Store, error) {
 	s := &Store{dir: dir, tmp: filepath.Join(dir, "tmp"), committing: map[Hash]chan struct{}{}}
+	for i := range s.stripes {
+		s.stripes[i].free.L = &s.stripes[i].mu
+	}
 	if err := os.MkdirAll(s.tmp, 0o750); err != nil {
 		return nil, err
 	}
@@ -174,7 +177,7 @@ func (s *Store) Lock(h Hash) (unlock func()) {
 // wait while pins come and go; the collector is in no hurry.
 type stripe struct {
 	mu      sync.Mutex
-	free    sync.Cond // signalled when readers drop to 0 or the writer leaves
+	free    sync.Cond // on mu; signalled when readers drop to 0 or the writer leaves
 	readers int
 	writer  bool
 }
@@ -182,7 +185,7 @@ type stripe struct {
 func (m *stripe) rlock() {
 	m.mu.Lock()
 	for m.writer {
-		m.wait()
+		m.free.Wait()
 	}
 	m.readers++
 	m.mu.Unlock()
@@ -200,7 +203,7 @@ func (m *stripe) runlock() {
 func (m *stripe) lock() {
 	m.mu.Lock()
 	for m.writer || m.readers > 0 {
-		m.wait()
+		m.free.Wait()
 	}
 	m.writer = true
 	m.mu.Unlock()
@@ -211,14 +214,6 @@ func (m *stripe) unlock() {
 	m.writer = false
 	m.free.Broadcast()
 	m.mu.Unlock()
-}
-
-// wait waits on free, with mu held.
-func (m *stripe) wait() {
-	if m.free.L == nil {
-		m.free.L = &m.mu
-	}
-	m.free.Wait()
 }
 
 // Remove deletes a body. Call it only under Lock, after checking that no
@@ -387,26 +382,22 @@ func (sp *Spooled) Bytes() ([]byte, error) {
 // already there; created says whether this call added the file. The caller
 // must hold Pin(sp.Hash) from before Commit until its referencing
 // transaction is over.
-func (sp *Spooled) Commit() (created bool, err error) {
-	done := sp.s.serialize(sp.Hash)
-	defer done()
-	if sp.f == nil {
-		return sp.s.writeFinal(sp.Hash, sp.mem, true)
-	}
-	return sp.commitSpilled()
-}
+func (sp *Spooled) Commit() (created bool, err error) { return sp.store(true) }
 
 // Stage is Commit without waiting for the disk, for a batch of bodies made
-// durable together by one Syncer.Sync (opened before): a body held in memory is written
-// under its hash name, and nothing is flushed (a spilled body is committed
+// durable together by one Syncer.Sync (opened before): a body held in
+// memory is written under its hash name, and nothing is flushed (a spilled body is committed
 // whole, as by Commit). Until Sync returns, a crash may leave the file
 // partial: no reference to it may be committed before. The caller holds
 // Pin(sp.Hash) as for Commit.
-func (sp *Spooled) Stage() (created bool, err error) {
+func (sp *Spooled) Stage() (created bool, err error) { return sp.store(false) }
+
+// store is Commit (durable) or Stage.
+func (sp *Spooled) store(durable bool) (created bool, err error) {
 	done := sp.s.serialize(sp.Hash)
 	defer done()
 	if sp.f == nil {
-		return sp.s.writeFinal(sp.Hash, sp.mem, false)
+		return sp.s.writeFinal(sp.Hash, sp.mem, durable)
 	}
 	return sp.commitSpilled()
 }
@@ -516,10 +507,7 @@ func (s *Store) writeFinal(h Hash, content []byte, durable bool) (created bool, 
 		if err != nil {
 			return false, err
 		}
-		_, err = f.Write(content)
-		if err == nil && durable && len(content) == 0 {
-			err = unix.Fdatasync(int(f.Fd())) // no write to carry O_DSYNC
-		}
+		err = writeAll(f, content, durable)
 		if err != nil {
 			// Nothing references the partial file: take it back,
 			// if the name is still ours.
@@ -537,6 +525,19 @@ func (s *Store) writeFinal(h Hash, content []byte, durable bool) (created bool, 
 		return true, s.syncFanout(h)
 	}
 	return false, fmt.Errorf("blob: %s keeps appearing and disappearing", final)
+}
+
+// writeAll writes content to f, opened with O_DSYNC if durable: the write
+// returns once the data and the size are on disk. An empty body has no
+// write to carry O_DSYNC, and is fdatasynced instead.
+func writeAll(f *os.File, content []byte, durable bool) error {
+	if _, err := f.Write(content); err != nil {
+		return err
+	}
+	if durable && len(content) == 0 {
+		return unix.Fdatasync(int(f.Fd()))
+	}
+	return nil
 }
 
 // removeIfSame removes name if it is still the file f.
@@ -580,10 +581,7 @@ func (s *Store) adopt(h Hash, content []byte) (created bool, err error) {
 		return false, err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(content)
-	if err == nil && len(content) == 0 {
-		err = unix.Fdatasync(int(tmp.Fd()))
-	}
+	err = writeAll(tmp, content, true)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -38,7 +38,7 @@ type pending struct {
 
 // stagedFrom is the first message of a batch whose body is staged
 // (blob.Spooled.Stage: written, not flushed) rather than committed: the
-// messages after it, made durable all at once by one blob.Store.Sync in
+// messages after it, made durable all at once by one blob.Syncer.Sync in
 // Commit. The first message is committed on its own, overlapping the SQL
 // as a delivery's body does, so a single APPEND never pays for a syncfs,
 // which writes back the whole file system's dirty data.
@@ -142,9 +142,10 @@ func (b *Batch) Commit(ctx context.Context) ([]store.AppendResult, error) {
 	}
 }
 
-// syncStaged makes the staged bodies durable, once they are all written.
+// syncStaged makes the staged bodies durable, once they are all written
+// (the Syncer is open if and only if a body was staged).
 func (b *Batch) syncStaged() error {
-	if len(b.msgs) <= stagedFrom {
+	if b.syncer == nil {
 		return nil
 	}
 	for _, pm := range b.msgs[stagedFrom:] {
